@@ -1,0 +1,310 @@
+//! [`WeightsBoundaryCalculator`]: the public entry point, mirroring influenciae's class of the
+//! same name — a builder for the settings, a streaming `compute_influence_values` and a
+//! bounded-memory `compute_top_k_from_training_dataset`.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+
+use crate::data::Dataset;
+use crate::deepfool::{DeepFool, Norm, SampleScore};
+use crate::engine::{Engine, Selection, Workspace};
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::params::ParamSelection;
+
+/// Computes weights-boundary self-influence scores: for each sample, `−‖w_adv − w‖_p` where
+/// `w_adv` is the closest weight change (found by DeepFool in weight space) that moves the model's
+/// prediction on the sample to the decision boundary.
+///
+/// ```
+/// use wbound::{ArrayDataset, Model, Norm, WeightsBoundaryCalculator};
+/// # fn main() -> wbound::Result<()> {
+/// let model = Model::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/linear/model.onnx"))?;
+/// // influenciae's own test: the zero input needs a weight change of 2√2.
+/// let data = ArrayDataset::new(vec![3], vec![0.0; 3])?;
+/// let calc = WeightsBoundaryCalculator::new(&model).step_nbr(100).norm(Norm::L2).eps(1e-6).threads(1);
+/// let scores = calc.score_all(&data)?;
+/// assert!((scores[0].score + 2.0 * 2f64.sqrt()).abs() < 1e-6);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct WeightsBoundaryCalculator<'m> {
+    model: &'m Model,
+    deepfool: DeepFool,
+    params: ParamSelection,
+    threads: usize,
+    batch_size: usize,
+}
+
+/// A batch of scored samples, in input order.
+#[derive(Debug, Clone)]
+pub struct ScoredBatch {
+    /// Index of the batch's first sample in the data set.
+    pub start: usize,
+    /// The samples, row-major.
+    pub inputs: Vec<f32>,
+    /// One result per sample.
+    pub scores: Vec<SampleScore>,
+}
+
+/// Sort order for [`WeightsBoundaryCalculator::compute_top_k_from_training_dataset`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Highest scores first: the most influential / suspicious samples.
+    Descending,
+    /// Lowest scores first.
+    Ascending,
+}
+
+/// The `k` selected samples, best first.
+#[derive(Debug, Clone)]
+pub struct TopK {
+    /// Data-set indices.
+    pub indices: Vec<usize>,
+    pub scores: Vec<SampleScore>,
+    /// The samples, row-major, in the same order.
+    pub samples: Vec<f32>,
+}
+
+impl<'m> WeightsBoundaryCalculator<'m> {
+    /// A calculator with influenciae's defaults: 100 steps, l2, eps 1e-6, all trainable weights,
+    /// one thread per core.
+    pub fn new(model: &'m Model) -> Self {
+        WeightsBoundaryCalculator {
+            model,
+            deepfool: DeepFool { step_nbr: 100, norm: Norm::L2, eps: 1e-6, candidates: None },
+            params: ParamSelection::All,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            batch_size: 256,
+        }
+    }
+
+    /// Maximum number of weight updates per sample (influenciae's `step_nbr`).
+    pub fn step_nbr(mut self, n: usize) -> Self {
+        self.deepfool.step_nbr = n;
+        self
+    }
+
+    /// The norm of the weight change.
+    pub fn norm(mut self, norm: Norm) -> Self {
+        self.deepfool.norm = norm;
+        self
+    }
+
+    /// Top-two logit gap under which a sample counts as on the boundary.
+    pub fn eps(mut self, eps: f32) -> Self {
+        self.deepfool.eps = eps;
+        self
+    }
+
+    /// Which weights DeepFool moves.
+    pub fn params(mut self, params: ParamSelection) -> Self {
+        self.params = params;
+        self
+    }
+
+    /// Worker threads (samples are scored in parallel, one per thread).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// Samples read and returned per batch.
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// Search only the `k` highest-scoring other classes of each sample (for models with many
+    /// classes); by default every class is a candidate, as in influenciae.
+    pub fn candidate_classes(mut self, k: Option<usize>) -> Self {
+        self.deepfool.candidates = k;
+        self
+    }
+
+    fn check(&self, data: &dyn Dataset) -> Result<()> {
+        if !(self.deepfool.eps >= 0.0 && self.deepfool.eps.is_finite()) {
+            return Err(Error::Config(format!("eps must be a finite number >= 0, not {}", self.deepfool.eps)));
+        }
+        if self.threads == 0 || self.batch_size == 0 {
+            return Err(Error::Config("threads and batch size must be at least 1".into()));
+        }
+        if self.deepfool.candidates == Some(0) {
+            return Err(Error::Config("the number of candidate classes must be at least 1".into()));
+        }
+        if data.sample_shape() != self.model.input_shape() {
+            return Err(Error::Data(format!(
+                "the samples have shape {:?} but the model expects {:?} per sample (input shape [N, {}])",
+                data.sample_shape(),
+                self.model.input_shape(),
+                self.model.input_shape().iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        if data.is_empty() {
+            return Err(Error::Data("the data set holds zero samples".into()));
+        }
+        Ok(())
+    }
+
+    /// Scores every sample, streaming: an iterator of batches in input order.
+    pub fn compute_influence_values<'a>(&'a self, data: &'a dyn Dataset) -> Result<InfluenceValues<'a>> {
+        self.check(data)?;
+        let graph = self.model.graph();
+        let selection = Selection::new(graph, self.params.resolve(graph)?);
+        let rows = self.deepfool.candidates.unwrap_or(usize::MAX).min(graph.num_classes() - 1);
+        let engine = Engine::new(graph, selection, rows);
+        let workers = self.threads.min(data.len()).max(1);
+        let workspaces = (0..workers).map(|_| engine.workspace()).collect();
+        Ok(InfluenceValues { calc: self, data, engine, workspaces, next: 0 })
+    }
+
+    /// Scores every sample and returns the results in input order.
+    pub fn score_all(&self, data: &dyn Dataset) -> Result<Vec<SampleScore>> {
+        let mut all = Vec::with_capacity(data.len());
+        for batch in self.compute_influence_values(data)? {
+            all.extend(batch?.scores);
+        }
+        Ok(all)
+    }
+
+    /// The `k` samples with the highest (`Descending`) or lowest (`Ascending`) scores, with
+    /// their indices; memory is O(k + batch size) however many samples there are. Samples
+    /// whose score is NaN come last in both orders; ties go to the lower index.
+    pub fn compute_top_k_from_training_dataset(&self, data: &dyn Dataset, k: usize, order: Order) -> Result<TopK> {
+        if k == 0 {
+            return Err(Error::Config("k must be at least 1".into()));
+        }
+        let mut heap: BinaryHeap<Ranked> = BinaryHeap::with_capacity(k + 1);
+        let sample_len: usize = data.sample_shape().iter().product();
+        for batch in self.compute_influence_values(data)? {
+            let batch = batch?;
+            for (i, s) in batch.scores.iter().enumerate() {
+                let entry = Ranked { order, index: batch.start + i, score: *s, sample: Vec::new() };
+                // The heap's top is the worst kept entry; replace it only by a better one.
+                if heap.len() < k || heap.peek().is_some_and(|worst| entry.cmp(worst) == Ordering::Less) {
+                    let sample = batch.inputs[i * sample_len..(i + 1) * sample_len].to_vec();
+                    heap.push(Ranked { sample, ..entry });
+                    if heap.len() > k {
+                        heap.pop();
+                    }
+                }
+            }
+        }
+        let ranked = heap.into_sorted_vec();
+        Ok(TopK {
+            indices: ranked.iter().map(|r| r.index).collect(),
+            scores: ranked.iter().map(|r| r.score).collect(),
+            samples: ranked.into_iter().flat_map(|r| r.sample).collect(),
+        })
+    }
+}
+
+/// An entry of the top-k heap; `Less` means ranked earlier (better).
+struct Ranked {
+    order: Order,
+    index: usize,
+    score: SampleScore,
+    sample: Vec<f32>,
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let (a, b) = (self.score.score, other.score.score);
+        let by_score = match (a.is_nan(), b.is_nan()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            _ if self.order == Order::Descending => b.total_cmp(&a),
+            _ => a.total_cmp(&b),
+        };
+        by_score.then(self.index.cmp(&other.index))
+    }
+}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Ranked {}
+
+/// The batches of [`WeightsBoundaryCalculator::compute_influence_values`].
+pub struct InfluenceValues<'a> {
+    calc: &'a WeightsBoundaryCalculator<'a>,
+    data: &'a dyn Dataset,
+    engine: Engine<'a>,
+    workspaces: Vec<Workspace>,
+    next: usize,
+}
+
+impl InfluenceValues<'_> {
+    fn score_batch(&mut self) -> Result<ScoredBatch> {
+        let start = self.next;
+        let count = self.calc.batch_size.min(self.data.len() - start);
+        let mut inputs = Vec::new();
+        self.data.read(start, count, &mut inputs)?;
+        let n = inputs.len() / count;
+        if let Some(bad) = inputs.iter().position(|v| !v.is_finite()) {
+            return Err(Error::Data(format!(
+                "sample {} holds a non-finite value ({}) at position {}; clean or drop it before scoring",
+                start + bad / n,
+                inputs[bad],
+                bad % n
+            )));
+        }
+        self.next += count;
+        let counter = AtomicUsize::new(0);
+        let (engine, deepfool) = (&self.engine, &self.calc.deepfool);
+        let inputs_ref = &inputs;
+        let mut results: Vec<(usize, SampleScore)> = std::thread::scope(|s| {
+            let handles: Vec<_> = self
+                .workspaces
+                .iter_mut()
+                .map(|ws| {
+                    let counter = &counter;
+                    s.spawn(move || {
+                        let (mut classes, mut logits) = (Vec::new(), Vec::new());
+                        let mut out = Vec::new();
+                        loop {
+                            let i = counter.fetch_add(1, AtomicOrdering::Relaxed);
+                            if i >= count {
+                                break out;
+                            }
+                            let x = &inputs_ref[i * n..(i + 1) * n];
+                            out.push((i, deepfool.run(engine, ws, x, &mut classes, &mut logits)));
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        });
+        if results.len() != count {
+            return Err(Error::Data("a worker thread panicked while scoring; please report this as a bug".into()));
+        }
+        results.sort_unstable_by_key(|r| r.0);
+        Ok(ScoredBatch { start, inputs, scores: results.into_iter().map(|r| r.1).collect() })
+    }
+}
+
+impl Iterator for InfluenceValues<'_> {
+    type Item = Result<ScoredBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next >= self.data.len() {
+            return None;
+        }
+        let r = self.score_batch();
+        if r.is_err() {
+            self.next = self.data.len();
+        }
+        Some(r)
+    }
+}

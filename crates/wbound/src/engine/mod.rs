@@ -1,0 +1,303 @@
+//! The per-sample engine: forward pass, backward pass of many cotangent rows at once, and
+//! per-row parameter-gradient norms, for one sample at a time over the worker's own weights.
+//!
+//! Why hand-written: DeepFool in weight space needs, per sample and step, the gradients of all
+//! `C − 1` logit differences with respect to every weight — per-sample Jacobians. Autograd
+//! frameworks have no vmap in Rust and were 5–25× slower in a spike on this workload (see
+//! DESIGN.md §5). Here the `m` cotangent rows travel through the graph together as small matrix
+//! products, dense-layer gradient norms come from the Gram form without materialising the
+//! gradients, and only the chosen row's gradient is ever built.
+//!
+//! An [`Engine`] is shared by all workers; each worker owns a [`Workspace`] (activations,
+//! cotangents, scratch and its copy of the selected weights), so memory is
+//! `threads × (parameters + activations)`, independent of the number of samples.
+
+use crate::graph::{Graph, TensorId};
+use crate::ops::{Aux, Pass, Weights};
+
+/// The weight tensors DeepFool moves, laid out in one flat vector.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    /// Selected tensors, in graph order.
+    pub tensors: Vec<TensorId>,
+    /// Offset of each graph tensor in the flat vector (`None`: not selected).
+    pub offsets: Vec<Option<usize>>,
+    /// The trained values of the selected tensors, concatenated.
+    pub w0: Vec<f32>,
+}
+
+impl Selection {
+    /// Lays out the given tensors of `graph`.
+    pub fn new(graph: &Graph, mut tensors: Vec<TensorId>) -> Selection {
+        tensors.sort_unstable();
+        tensors.dedup();
+        let mut offsets = vec![None; graph.tensors.len()];
+        let mut w0 = Vec::new();
+        for &t in &tensors {
+            offsets[t] = Some(w0.len());
+            w0.extend_from_slice(&graph.tensors[t].data);
+        }
+        Selection { tensors, offsets, w0 }
+    }
+
+    /// Number of selected scalars.
+    pub fn len(&self) -> usize {
+        self.w0.len()
+    }
+
+    /// Whether nothing is selected.
+    pub fn is_empty(&self) -> bool {
+        self.w0.is_empty()
+    }
+}
+
+/// Which dual norm of the gradients to take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DualNorm {
+    L1,
+    L2,
+    Linf,
+}
+
+impl DualNorm {
+    fn add(self, acc: &mut f64, g: &[f32]) {
+        match self {
+            DualNorm::L2 => *acc += g.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>(),
+            DualNorm::L1 => *acc += g.iter().map(|&v| f64::from(v.abs())).sum::<f64>(),
+            DualNorm::Linf => *acc = g.iter().fold(*acc, |m, &v| m.max(f64::from(v.abs()))),
+        }
+    }
+}
+
+/// A graph prepared for DeepFool with a given weight selection.
+pub struct Engine<'g> {
+    graph: &'g Graph,
+    selection: Selection,
+    /// Per node: whether its output needs cotangents.
+    active: Vec<bool>,
+    /// Per node and dynamic input: whether that input needs cotangents.
+    input_active: Vec<Vec<bool>>,
+    /// Nodes that read a selected tensor.
+    param_nodes: Vec<usize>,
+    /// Some selected tensor is read by several nodes: gradients must be summed before norms.
+    shared: bool,
+    rows: usize,
+}
+
+/// One worker's memory.
+pub struct Workspace {
+    acts: Vec<Vec<f32>>,
+    cots: Vec<Vec<f32>>,
+    aux: Vec<Aux>,
+    scratch: Vec<f32>,
+    /// The worker's copy of the selected weights (starts at, and is reset to, the trained ones).
+    pub w: Vec<f32>,
+    /// One row's full gradient over the selected weights.
+    pub grad: Vec<f32>,
+    /// Per cotangent row: the dual norm of its gradient.
+    pub norms: Vec<f64>,
+}
+
+impl<'g> Engine<'g> {
+    /// Prepares `graph` for cotangent batches of up to `rows` rows over the weights `selection`.
+    pub fn new(graph: &'g Graph, selection: Selection, rows: usize) -> Engine<'g> {
+        let n = graph.nodes.len();
+        let mut requires = vec![false; graph.buffers.len()];
+        let mut param_nodes = Vec::new();
+        for (i, node) in graph.nodes.iter().enumerate() {
+            let has_param = node.op.tensors().iter().any(|&t| selection.offsets[t].is_some());
+            if has_param {
+                param_nodes.push(i);
+            }
+            let any_input = node.inputs.iter().any(|&v| requires[graph.buffer_of(v)]);
+            requires[graph.buffer_of(node.output)] = has_param || any_input;
+        }
+        // Only what reaches the output matters.
+        let mut live = vec![false; graph.buffers.len()];
+        live[graph.buffer_of(graph.output)] = true;
+        let mut active = vec![false; n];
+        let mut input_active = vec![Vec::new(); n];
+        for (i, node) in graph.nodes.iter().enumerate().rev() {
+            let out = graph.buffer_of(node.output);
+            if !live[out] {
+                input_active[i] = vec![false; node.inputs.len()];
+                continue;
+            }
+            active[i] = requires[out];
+            input_active[i] = node.inputs.iter().map(|&v| active[i] && requires[graph.buffer_of(v)]).collect();
+            for &v in &node.inputs {
+                live[graph.buffer_of(v)] = true;
+            }
+        }
+        param_nodes.retain(|&i| active[i]);
+        let uses = graph.tensor_uses();
+        let shared = selection.tensors.iter().any(|&t| uses[t] > 1);
+        Engine { graph, selection, active, input_active, param_nodes, shared, rows: rows.max(1) }
+    }
+
+    pub fn graph(&self) -> &Graph {
+        self.graph
+    }
+
+    pub fn selection(&self) -> &Selection {
+        &self.selection
+    }
+
+    /// Allocates one worker's memory.
+    pub fn workspace(&self) -> Workspace {
+        let g = self.graph;
+        let mut cot_len = vec![0; g.buffers.len()];
+        for (i, node) in g.nodes.iter().enumerate() {
+            if self.active[i] {
+                cot_len[g.buffer_of(node.output)] = g.buffers[g.buffer_of(node.output)];
+                for (j, &v) in node.inputs.iter().enumerate() {
+                    if self.input_active[i][j] {
+                        cot_len[g.buffer_of(v)] = g.buffers[g.buffer_of(v)];
+                    }
+                }
+            }
+        }
+        let scratch = g.nodes.iter().map(|n| n.op.scratch_len()).max().unwrap_or(0);
+        let aux = g
+            .nodes
+            .iter()
+            .map(|n| {
+                let (f, i) = n.op.aux_len();
+                Aux { f: vec![0.0; f], i: vec![0; i] }
+            })
+            .collect();
+        Workspace {
+            acts: g.buffers.iter().map(|&l| vec![0.0; l]).collect(),
+            cots: cot_len.iter().map(|&l| vec![0.0; l * self.rows]).collect(),
+            aux,
+            scratch: vec![0.0; scratch.max(self.selection.len().min(1))],
+            w: self.selection.w0.clone(),
+            grad: vec![0.0; self.selection.len()],
+            norms: vec![0.0; self.rows],
+        }
+    }
+
+    /// Runs the model on one sample (`x` has the input's element count) with the worker's
+    /// weights and returns the logits.
+    pub fn forward<'w>(&self, ws: &'w mut Workspace, x: &[f32]) -> &'w [f32] {
+        let g = self.graph;
+        ws.acts[g.buffer_of(g.input)].copy_from_slice(x);
+        let weights = Weights { tensors: &g.tensors, offsets: &self.selection.offsets, flat: &ws.w };
+        for (i, node) in g.nodes.iter().enumerate() {
+            let ob = g.buffer_of(node.output);
+            let mut out = std::mem::take(&mut ws.acts[ob]);
+            {
+                let mut ins: [&[f32]; 2] = [&[], &[]];
+                for (slot, &v) in ins.iter_mut().zip(&node.inputs) {
+                    *slot = &ws.acts[g.buffer_of(v)];
+                }
+                node.op.forward(&weights, &ins[..node.inputs.len()], &mut out, &mut ws.aux[i]);
+            }
+            ws.acts[ob] = out;
+        }
+        &ws.acts[g.buffer_of(g.output)]
+    }
+
+    /// Propagates the cotangent rows `e_k − e_c0` (one per class `k` in `classes`) from the
+    /// output back through the graph, after a [`forward`](Self::forward) of the same sample.
+    pub fn backward(&self, ws: &mut Workspace, c0: usize, classes: &[usize]) {
+        let g = self.graph;
+        let m = classes.len();
+        assert!(m <= self.rows, "more cotangent rows than the engine was prepared for");
+        for c in &mut ws.cots {
+            let n = c.len() / self.rows;
+            c[..m * n].fill(0.0);
+        }
+        let nc = g.num_classes();
+        let seed = &mut ws.cots[g.buffer_of(g.output)];
+        for (r, &k) in classes.iter().enumerate() {
+            seed[r * nc + k] += 1.0;
+            seed[r * nc + c0] -= 1.0;
+        }
+        let weights = Weights { tensors: &g.tensors, offsets: &self.selection.offsets, flat: &ws.w };
+        for (i, node) in g.nodes.iter().enumerate().rev() {
+            if !self.active[i] {
+                continue;
+            }
+            let ob = g.buffer_of(node.output);
+            let dy = std::mem::take(&mut ws.cots[ob]);
+            let mut ins: [&[f32]; 2] = [&[], &[]];
+            for (slot, &v) in ins.iter_mut().zip(&node.inputs) {
+                *slot = &ws.acts[g.buffer_of(v)];
+            }
+            let pass = Pass { weights: &weights, inputs: &ins[..node.inputs.len()], output: &ws.acts[ob], aux: &ws.aux[i] };
+            let out_len = g.buffers[ob];
+            for (j, &v) in node.inputs.iter().enumerate() {
+                if self.input_active[i][j] {
+                    let vb = g.buffer_of(v);
+                    let in_len = g.buffers[vb];
+                    node.op.backward(&pass, j, m, &dy[..m * out_len], &mut ws.cots[vb][..m * in_len], &mut ws.scratch);
+                }
+            }
+            ws.cots[ob] = dy;
+        }
+    }
+
+    /// Fills `ws.norms[..m]` with the dual norm of each row's gradient over the selected
+    /// weights, after a [`backward`](Self::backward) of `m` rows.
+    pub fn norms(&self, ws: &mut Workspace, m: usize, q: DualNorm) {
+        let g = self.graph;
+        ws.norms[..m].fill(0.0);
+        if self.shared {
+            for r in 0..m {
+                self.gradient(ws, r);
+                let mut acc = 0.0;
+                q.add(&mut acc, &ws.grad);
+                ws.norms[r] = acc;
+            }
+        } else {
+            let weights = Weights { tensors: &g.tensors, offsets: &self.selection.offsets, flat: &ws.w };
+            for &i in &self.param_nodes {
+                let node = &g.nodes[i];
+                let ob = g.buffer_of(node.output);
+                let out_len = g.buffers[ob];
+                let mut ins: [&[f32]; 2] = [&[], &[]];
+                for (slot, &v) in ins.iter_mut().zip(&node.inputs) {
+                    *slot = &ws.acts[g.buffer_of(v)];
+                }
+                let pass = Pass { weights: &weights, inputs: &ins[..node.inputs.len()], output: &ws.acts[ob], aux: &ws.aux[i] };
+                let dy = &ws.cots[ob];
+                if q == DualNorm::L2 && node.op.gram_sq_norms(&pass, m, &dy[..m * out_len], &mut ws.scratch, &mut ws.norms[..m]) {
+                    continue;
+                }
+                for r in 0..m {
+                    let acc = &mut ws.norms[r];
+                    node.op.param_grad(&pass, &dy[r * out_len..(r + 1) * out_len], &mut ws.scratch, &mut |_, grad| q.add(acc, grad));
+                }
+            }
+        }
+        if q == DualNorm::L2 {
+            ws.norms[..m].iter_mut().for_each(|v| *v = v.sqrt());
+        }
+    }
+
+    /// Fills `ws.grad` with row `row`'s gradient over the selected weights.
+    pub fn gradient(&self, ws: &mut Workspace, row: usize) {
+        let g = self.graph;
+        ws.grad.fill(0.0);
+        let weights = Weights { tensors: &g.tensors, offsets: &self.selection.offsets, flat: &ws.w };
+        for &i in &self.param_nodes {
+            let node = &g.nodes[i];
+            let ob = g.buffer_of(node.output);
+            let out_len = g.buffers[ob];
+            let mut ins: [&[f32]; 2] = [&[], &[]];
+            for (slot, &v) in ins.iter_mut().zip(&node.inputs) {
+                *slot = &ws.acts[g.buffer_of(v)];
+            }
+            let pass = Pass { weights: &weights, inputs: &ins[..node.inputs.len()], output: &ws.acts[ob], aux: &ws.aux[i] };
+            let dy = &ws.cots[ob][row * out_len..(row + 1) * out_len];
+            let offsets = &self.selection.offsets;
+            let grad = &mut ws.grad;
+            node.op.param_grad(&pass, dy, &mut ws.scratch, &mut |t, gt| {
+                if let Some(off) = offsets[t] {
+                    grad[off..off + gt.len()].iter_mut().zip(gt).for_each(|(a, &b)| *a += b);
+                }
+            });
+        }
+    }
+}

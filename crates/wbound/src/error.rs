@@ -1,0 +1,66 @@
+//! The library's error type: every failure names what it was looking at (the file, the node and
+//! its op type, the shapes) and, where there is one, what to do about it.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while loading a model or data, or configuring a run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The bytes are not a valid ONNX model (truncated, not protobuf, missing graph, ...).
+    #[error("not a valid ONNX model: {0}")]
+    OnnxFormat(String),
+
+    /// An op type wbound does not implement.
+    #[error("node '{node}': unsupported op '{op}'; supported ops: {}", crate::onnx::SUPPORTED_OPS.join(", "))]
+    UnsupportedOp { node: String, op: String },
+
+    /// A supported op used in a way wbound cannot handle (attribute, shapes, operand kinds).
+    #[error("node '{node}' ({op}): {msg}")]
+    Node { node: String, op: String, msg: String },
+
+    /// A graph-level problem (inputs, outputs, unknown values).
+    #[error("model graph: {0}")]
+    Graph(String),
+
+    /// Data that does not fit the model or cannot be used (shape, dtype, NaN, empty).
+    #[error("{0}")]
+    Data(String),
+
+    /// An invalid setting of the calculator (eps, norm, parameter selection).
+    #[error("invalid setting: {0}")]
+    Config(String),
+
+    /// An error about a specific file (wraps one of the above with the path).
+    #[error("{}: {source}", path.display())]
+    File {
+        path: PathBuf,
+        #[source]
+        source: Box<Error>,
+    },
+}
+
+impl Error {
+    /// Attaches the path of the file the error is about.
+    pub fn in_file(self, path: impl Into<PathBuf>) -> Error {
+        match self {
+            e @ (Error::Io { .. } | Error::File { .. }) => e,
+            e => Error::File { path: path.into(), source: Box::new(e) },
+        }
+    }
+
+    pub(crate) fn node(node: &str, op: &str, msg: impl Into<String>) -> Error {
+        Error::Node { node: node.to_string(), op: op.to_string(), msg: msg.into() }
+    }
+}

@@ -1,0 +1,108 @@
+//! wbound's model graph: a typed, per-sample DAG of [`Op`]s over named values, plus the table of
+//! weight tensors.
+//!
+//! Every value has a static shape: the ONNX shape with the batch dimension set to 1, because a
+//! classifier in inference mode treats samples independently and the engine runs one sample at a
+//! time. Reshape-like ONNX ops (`Reshape`, `Flatten`, `Squeeze`, `Unsqueeze`, `Identity`,
+//! `Dropout`) are not nodes: their output is a new value over the same buffer.
+
+use crate::ops::Op;
+
+/// Index of a value in [`Graph::values`].
+pub type ValueId = usize;
+/// Index of a tensor in [`Graph::tensors`].
+pub type TensorId = usize;
+
+/// What a weight tensor is, which decides whether DeepFool may move it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A trainable parameter (weight or bias of MatMul/Gemm/Conv, the bias Add after them,
+    /// BatchNormalization's scale and B). `layer` is the node index of the layer it belongs to.
+    Trainable { layer: usize },
+    /// A float constant used in arithmetic (a rescaling by 1/255, say): not moved by default,
+    /// but a `--params` glob may select it.
+    Constant,
+    /// BatchNormalization's running mean or variance: never moved.
+    Statistic,
+}
+
+/// A float tensor stored in the model.
+#[derive(Debug, Clone)]
+pub struct Tensor {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+    pub role: Role,
+}
+
+/// A value flowing through the graph (one sample's tensor).
+#[derive(Debug, Clone)]
+pub struct Value {
+    pub name: String,
+    pub shape: Vec<usize>,
+    /// The storage it lives in; reshaped views share their source's buffer.
+    pub buffer: usize,
+}
+
+impl Value {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Whether the value has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One operator call.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// The ONNX node name (or a generated one).
+    pub name: String,
+    /// The ONNX op type it came from (`Gemm`, `MatMul`, `Conv`, ...).
+    pub op_type: String,
+    pub op: Op,
+    /// Dynamic inputs, in the order the op refers to them.
+    pub inputs: Vec<ValueId>,
+    pub output: ValueId,
+}
+
+/// A classifier graph ready for the engine.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    pub values: Vec<Value>,
+    /// Length (elements) of each buffer.
+    pub buffers: Vec<usize>,
+    /// Nodes in topological order.
+    pub nodes: Vec<Node>,
+    pub tensors: Vec<Tensor>,
+    pub input: ValueId,
+    pub output: ValueId,
+    /// The input's ONNX shape, the batch dimension included (as 1).
+    pub input_shape: Vec<usize>,
+}
+
+impl Graph {
+    /// Number of output classes (elements of the output value).
+    pub fn num_classes(&self) -> usize {
+        self.values[self.output].len()
+    }
+
+    /// The buffer a value lives in.
+    pub fn buffer_of(&self, v: ValueId) -> usize {
+        self.values[v].buffer
+    }
+
+    /// Which tensors each node reads, and how many nodes read each tensor.
+    pub fn tensor_uses(&self) -> Vec<usize> {
+        let mut uses = vec![0; self.tensors.len()];
+        for node in &self.nodes {
+            for t in node.op.tensors() {
+                uses[t] += 1;
+            }
+        }
+        uses
+    }
+}

@@ -1,0 +1,87 @@
+//! A loaded classifier: its graph, where it came from, and convenience queries.
+
+use std::path::Path;
+
+use crate::engine::{Engine, Selection};
+use crate::error::{Error, Result};
+use crate::graph::{Graph, Role, Tensor};
+
+/// A classifier loaded from ONNX.
+///
+/// ```
+/// # fn main() -> wbound::Result<()> {
+/// let model = wbound::Model::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/linear/model.onnx"))?;
+/// assert_eq!(model.input_shape(), &[3]);
+/// assert_eq!(model.num_classes(), 2);
+/// // influenciae's test model: kernel [[1, 1], [1, 0], [0, 0]], bias [4, 0].
+/// assert_eq!(model.logits(&[1.0, 2.0, 3.0])?, vec![7.0, 1.0]);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Model {
+    graph: Graph,
+}
+
+impl Model {
+    /// Reads and imports an `.onnx` file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Model> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        Model::from_bytes(&bytes).map_err(|e| e.in_file(path))
+    }
+
+    /// Imports an ONNX model from its bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Model> {
+        Ok(Model { graph: crate::onnx::graph_from_bytes(bytes)? })
+    }
+
+    /// Wraps a graph built in code.
+    pub fn from_graph(graph: Graph) -> Model {
+        Model { graph }
+    }
+
+    /// The graph.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The shape of one sample (the input's shape without the batch axis).
+    pub fn input_shape(&self) -> &[usize] {
+        &self.graph.input_shape[1..]
+    }
+
+    /// Elements of one sample.
+    pub fn input_len(&self) -> usize {
+        self.input_shape().iter().product()
+    }
+
+    /// Number of logits.
+    pub fn num_classes(&self) -> usize {
+        self.graph.num_classes()
+    }
+
+    /// Every weight tensor with its role.
+    pub fn tensors(&self) -> &[Tensor] {
+        &self.graph.tensors
+    }
+
+    /// Number of trainable scalars (what DeepFool moves by default).
+    pub fn num_trainable(&self) -> usize {
+        self.graph.tensors.iter().filter(|t| matches!(t.role, Role::Trainable { .. })).map(|t| t.data.len()).sum()
+    }
+
+    /// The logits of one sample with the trained weights.
+    pub fn logits(&self, x: &[f32]) -> Result<Vec<f32>> {
+        if x.len() != self.input_len() {
+            return Err(Error::Data(format!(
+                "a sample of {} values does not fit the model's input shape {:?} ({} values)",
+                x.len(),
+                self.input_shape(),
+                self.input_len()
+            )));
+        }
+        let engine = Engine::new(&self.graph, Selection::new(&self.graph, Vec::new()), 1);
+        let mut ws = engine.workspace();
+        Ok(engine.forward(&mut ws, x).to_vec())
+    }
+}

@@ -1,0 +1,635 @@
+//! One import function per ONNX op (or op family): checks attributes and operand kinds, infers
+//! the output shape and adds a node, a view or a folded constant to the [`Builder`].
+
+use super::attr::NodeCtx;
+use super::import::{broadcast, fold_binary, gather_map, Builder, Sym};
+use super::tensor::{decode, ConstData, ConstTensor};
+use crate::error::{Error, Result};
+use crate::graph::{Role, ValueId};
+use crate::ops::{
+    Activation, ActivationKind, BatchNorm, Bias, Binary, BinaryKind, Conv, Linear, Op, Operand, Pool, PoolKind, Softmax,
+    Transpose, WeightLayout,
+};
+
+/// The ONNX op types wbound imports. `Shape`, `Gather`, `Concat` and `Cast` are accepted where
+/// they compute constants (shape arithmetic such as PyTorch's `x.view(x.size(0), -1)`).
+pub const SUPPORTED_OPS: &[&str] = &[
+    "Add",
+    "AveragePool",
+    "BatchNormalization",
+    "Cast",
+    "Concat",
+    "Constant",
+    "Conv",
+    "Div",
+    "Dropout",
+    "Elu",
+    "Flatten",
+    "Gather",
+    "Gemm",
+    "GlobalAveragePool",
+    "Identity",
+    "LeakyRelu",
+    "MatMul",
+    "MaxPool",
+    "Mul",
+    "Relu",
+    "Reshape",
+    "Shape",
+    "Sigmoid",
+    "Softmax",
+    "Squeeze",
+    "Sub",
+    "Tanh",
+    "Transpose",
+    "Unsqueeze",
+];
+
+/// Imports one node.
+pub fn import_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
+    match ctx.op() {
+        "MatMul" => matmul(b, ctx),
+        "Gemm" => gemm(b, ctx),
+        "Conv" => conv(b, ctx),
+        "MaxPool" | "AveragePool" => pool(b, ctx),
+        "GlobalAveragePool" => global_average_pool(b, ctx),
+        "BatchNormalization" => batchnorm(b, ctx),
+        "Relu" | "LeakyRelu" | "Sigmoid" | "Tanh" | "Elu" => activation(b, ctx),
+        "Softmax" => softmax(b, ctx),
+        "Add" | "Sub" | "Mul" | "Div" => binary(b, ctx),
+        "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze" | "Identity" | "Dropout" => reshape_like(b, ctx),
+        "Transpose" => transpose(b, ctx),
+        "Constant" => constant(b, ctx),
+        "Shape" => shape_of(b, ctx),
+        "Gather" => gather(b, ctx),
+        "Concat" => concat(b, ctx),
+        "Cast" => cast(b, ctx),
+        op => Err(Error::UnsupportedOp { node: ctx.name.clone(), op: op.to_string() }),
+    }
+}
+
+/// The shape of a symbol, value or constant.
+fn shape_of_sym(b: &Builder, s: Sym) -> Vec<usize> {
+    match s {
+        Sym::Value(v) => b.value(v).shape.clone(),
+        Sym::Const(c) => b.const_of(c).shape.clone(),
+    }
+}
+
+fn normalize_axis(ctx: &NodeCtx, axis: i64, rank: usize) -> Result<usize> {
+    let a = if axis < 0 { axis + rank as i64 } else { axis };
+    if a < 0 || a >= rank as i64 {
+        return Err(ctx.err(format!("axis {axis} is out of range for rank {rank}")));
+    }
+    Ok(a as usize)
+}
+
+fn matmul(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
+    let (a, w) = (b.required(ctx, 0)?, b.required(ctx, 1)?);
+    let (Sym::Value(x), Sym::Const(wc)) = (a, w) else {
+        return Err(ctx.err("wbound supports MatMul as x · W with x computed from the graph input and W a constant weight"));
+    };
+    let ws = b.const_of(wc).shape.clone();
+    let xs = b.value(x).shape.clone();
+    if ws.len() != 2 || xs.len() < 2 || xs[xs.len() - 1] != ws[0] {
+        return Err(ctx.err(format!("cannot multiply input of shape {xs:?} by weight of shape {ws:?}; expected a [k, n] weight matching the input's last axis")));
+    }
+    let layer = b.next_node();
+    let weight = b.tensor_from_const(wc, Role::Trainable { layer });
+    let rows = xs[..xs.len() - 1].iter().product();
+    let mut out = xs[..xs.len() - 1].to_vec();
+    out.push(ws[1]);
+    let op = Linear { weight, layout: WeightLayout::KN, rows, k: ws[0], n: ws[1], alpha: 1.0, bias: None };
+    b.push(ctx, Op::Linear(op), vec![x], out)
+}
+
+fn gemm(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
+    let x = b.dynamic(ctx, 0)?;
+    let xs = b.value(x).shape.clone();
+    let trans_b = ctx.int("transB", 0)? != 0;
+    let (alpha, beta) = (ctx.float("alpha", 1.0)?, ctx.float("beta", 1.0)?);
+    // With one sample per pass, A is [1, k] (or [k, 1] with transA): the same k values either way.
+    if xs.len() != 2 || (xs[0] != 1 && xs[1] != 1) {
+        return Err(ctx.err(format!("input A has shape {xs:?}; Gemm needs a 2-D [batch, k] input")));
+    }
+    let k = if ctx.int("transA", 0)? != 0 { xs[0] } else { xs[1] };
+    let ws = b.constant(ctx, 1)?.shape.clone();
+    let (wk, n) = match (ws.as_slice(), trans_b) {
+        ([n, k], true) => (*k, *n),
+        ([k, n], false) => (*k, *n),
+        _ => return Err(ctx.err(format!("weight B has shape {ws:?}; expected a 2-D matrix"))),
+    };
+    if wk != k {
+        return Err(ctx.err(format!("input of {k} features does not match weight B of shape {ws:?} (transB = {})", u8::from(trans_b))));
+    }
+    let layer = b.next_node();
+    let weight = b.weight(ctx, 1, Role::Trainable { layer })?;
+    let bias = match b.input(ctx, 2)? {
+        None => None,
+        Some(_) => {
+            let len = b.constant(ctx, 2)?.len();
+            if len != n && len != 1 {
+                return Err(ctx.err(format!("bias C has {len} values; expected {n} or 1")));
+            }
+            Some(Bias { tensor: b.weight(ctx, 2, Role::Trainable { layer })?, beta, per_col: len == n })
+        }
+    };
+    let layout = if trans_b { WeightLayout::NK } else { WeightLayout::KN };
+    let op = Linear { weight, layout, rows: 1, k, n, alpha, bias };
+    b.push(ctx, Op::Linear(op), vec![x], vec![1, n])
+}
+
+/// Spatial geometry shared by Conv and the pools: pads after `auto_pad` and the output size.
+struct Window {
+    pads: [usize; 4],
+    out: [usize; 2],
+}
+
+fn window(ctx: &NodeCtx, hw: [usize; 2], kernel: [usize; 2], stride: [usize; 2], dilation: [usize; 2], ceil_mode: bool) -> Result<Window> {
+    if stride.contains(&0) || dilation.contains(&0) || kernel.contains(&0) {
+        return Err(ctx.err("kernel_shape, strides and dilations must be positive"));
+    }
+    let auto_pad = ctx.string("auto_pad", "NOTSET")?;
+    let ek = [(kernel[0] - 1) * dilation[0] + 1, (kernel[1] - 1) * dilation[1] + 1];
+    let mut pads = [0usize; 4];
+    let mut out = [0usize; 2];
+    match auto_pad.as_str() {
+        "NOTSET" | "VALID" => {
+            if auto_pad == "NOTSET" {
+                let p = ctx.spatial("pads", 4, 0)?;
+                pads = [p[0], p[1], p[2], p[3]];
+            }
+            for d in 0..2 {
+                let span = hw[d] + pads[d] + pads[d + 2];
+                if span < ek[d] {
+                    return Err(ctx.err(format!("kernel of extent {} does not fit the padded input of size {span} on spatial axis {d}", ek[d])));
+                }
+                let steps = span - ek[d];
+                out[d] = if ceil_mode { steps.div_ceil(stride[d]) + 1 } else { steps / stride[d] + 1 };
+                if ceil_mode && (out[d] - 1) * stride[d] >= hw[d] + pads[d] {
+                    out[d] -= 1;
+                }
+            }
+        }
+        "SAME_UPPER" | "SAME_LOWER" => {
+            for d in 0..2 {
+                out[d] = hw[d].div_ceil(stride[d]);
+                let total = ((out[d] - 1) * stride[d] + ek[d]).saturating_sub(hw[d]);
+                let small = total / 2;
+                let (begin, end) = if auto_pad == "SAME_UPPER" { (small, total - small) } else { (total - small, small) };
+                pads[d] = begin;
+                pads[d + 2] = end;
+            }
+        }
+        other => return Err(ctx.err(format!("auto_pad '{other}' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID"))),
+    }
+    Ok(Window { pads, out })
+}
+
+/// The `[1, c, h, w]` shape of a 4-D input.
+fn nchw(ctx: &NodeCtx, b: &Builder, x: ValueId) -> Result<[usize; 3]> {
+    match b.value(x).shape.as_slice() {
+        [1, c, h, w] => Ok([*c, *h, *w]),
+        s => Err(ctx.err(format!("input has shape {s:?}; wbound supports 2-D {} on [batch, channels, height, width] inputs", ctx.op()))),
+    }
+}
+
+fn pair(v: &[usize]) -> [usize; 2] {
+    [v[0], v[1]]
+}
+
+fn conv(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
+    let x = b.dynamic(ctx, 0)?;
+    let [cin, h, w] = nchw(ctx, b, x)?;
+    let ws = b.constant(ctx, 1)?.shape.clone();
+    let group = usize::try_from(ctx.int("group", 1)?).unwrap_or(0);
+    let [cout, cin_g, kh, kw] = ws[..] else {
+        return Err(ctx.err(format!("weight has shape {ws:?}; expected [out_channels, in_channels/group, kh, kw]")));
+    };
+    if group == 0 || cin % group != 0 || cout % group != 0 || cin_g * group != cin {
+        return Err(ctx.err(format!("input has {cin} channels, weight {ws:?} and group = {group}: the channel counts do not match")));
+    }
+    if let Some(k) = ctx.ints("kernel_shape")? {
+        if k != [kh as i64, kw as i64] {
+            return Err(ctx.err(format!("kernel_shape {k:?} disagrees with the weight's shape {ws:?}")));
+        }
+    }
+    let stride = pair(&ctx.spatial("strides", 2, 1)?);
+    let dilation = pair(&ctx.spatial("dilations", 2, 1)?);
+    let win = window(ctx, [h, w], [kh, kw], stride, dilation, false)?;
+    let layer = b.next_node();
+    let weight = b.weight(ctx, 1, Role::Trainable { layer })?;
+    let bias = match b.input(ctx, 2)? {
+        None => None,
+        Some(_) => {
+            if b.constant(ctx, 2)?.len() != cout {
+                return Err(ctx.err(format!("bias has {} values; expected {cout}", b.constant(ctx, 2)?.len())));
+            }
+            Some(b.weight(ctx, 2, Role::Trainable { layer })?)
+        }
+    };
+    let [oh, ow] = win.out;
+    let op = Conv { weight, bias, cin, h, w, cout, group, kernel: [kh, kw], stride, dilation, pads: win.pads, oh, ow };
+    b.push(ctx, Op::Conv(op), vec![x], vec![1, cout, oh, ow])
+}
+
+fn pool(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
+    if ctx.node.output.get(1).is_some_and(|o| !o.is_empty()) {
+        return Err(ctx.err("the Indices output of MaxPool is not supported"));
+    }
+    let x = b.dynamic(ctx, 0)?;
+    let [c, h, w] = nchw(ctx, b, x)?;
+    let kernel = ctx.ints("kernel_shape")?.ok_or_else(|| ctx.err("missing attribute 'kernel_shape'"))?;
+    let kernel = match kernel[..] {
+        [kh, kw] if kh > 0 && kw > 0 => [kh as usize, kw as usize],
+        _ => return Err(ctx.err(format!("kernel_shape {kernel:?} is not two positive sizes"))),
+    };
+    let stride = pair(&ctx.spatial("strides", 2, 1)?);
+    let dilation = pair(&ctx.spatial("dilations", 2, 1)?);
+    let win = window(ctx, [h, w], kernel, stride, dilation, ctx.int("ceil_mode", 0)? != 0)?;
+    let kind = if ctx.op() == "MaxPool" {
+        PoolKind::Max
+    } else {
+        PoolKind::Average { count_include_pad: ctx.int("count_include_pad", 0)? != 0 }
+    };
+    let [oh, ow] = win.out;
+    let op = Pool { kind, c, h, w, kernel, stride, dilation, pads: win.pads, oh, ow };
+    b.push(ctx, Op::Pool(op), vec![x], vec![1, c, oh, ow])
+}
+
+fn global_average_pool(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
+    let x = b.dynamic(ctx, 0)?;
+    let s = b.value(x).shape.clone();
+    if s.len() < 3 {
+        return Err(ctx.err(format!("input has shape {s:?}; expected [batch, channels, spatial...]")));
+    }
+    let spatial: usize = s[2..].iter().product();
+    let op = Pool {
+        kind: PoolKind::Average { count_include_pad: false },
+        c: s[1],
+        h: spatial,
+        w: 1,
+        kernel: [spatial, 1],
+        stride: [1, 1],
+        dilation: [1, 1],
+        pads: [0; 4],
+        oh: 1,
+        ow: 1,
+    };
+    let mut out = vec![1, s[1]];
+    out.extend(std::iter::repeat(1).take(s.len() - 2));
+    b.push(ctx, Op::Pool(op), vec![x], out)
+}
+
+fn batchnorm(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
+    if ctx.int("training_mode", 0)? != 0 || ctx.node.output.iter().skip(1).any(|o| !o.is_empty()) {
+        return Err(ctx.err("training-mode BatchNormalization is not supported; export the model in eval mode"));
+    }
+    let x = b.dynamic(ctx, 0)?;
+    let s = b.value(x).shape.clone();
+    if s.len() < 2 {
+        return Err(ctx.err(format!("input has shape {s:?}; expected [batch, channels, ...]")));
+    }
+    for i in 1..5 {
+        let len = b.constant(ctx, i)?.len();
+        if len != s[1] {
+            return Err(ctx.err(format!("input {i} has {len} values; expected one per channel ({})", s[1])));
+        }
+    }
+    let layer = b.next_node();
+    let op = BatchNorm {
+        scale: b.weight(ctx, 1, Role::Trainable { layer })?,
+        bias: b.weight(ctx, 2, Role::Trainable { layer })?,
+        mean: b.weight(ctx, 3, Role::Statistic)?,
+        var: b.weight(ctx, 4, Role::Statistic)?,
+        epsilon: ctx.float("epsilon", 1e-5)?,
+        channels: s[1],
+        spatial: s[2..].iter().product(),
+    };
+    b.push(ctx, Op::BatchNorm(op), vec![x], s)
+}
+
+fn activation(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
+    let x = b.dynamic(ctx, 0)?;
+    let kind = match ctx.op() {
+        "Relu" => ActivationKind::Relu,
+        "LeakyRelu" => ActivationKind::LeakyRelu { alpha: ctx.float("alpha", 0.01)? },
+        "Sigmoid" => ActivationKind::Sigmoid,
+        "Tanh" => ActivationKind::Tanh,
+        _ => ActivationKind::Elu { alpha: ctx.float("alpha", 1.0)? },
+    };
+    let shape = b.value(x).shape.clone();
+    b.push(ctx, Op::Activation(Activation { kind }), vec![x], shape)
+}
+
+fn softmax(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
+    let x = b.dynamic(ctx, 0)?;
+    let s = b.value(x).shape.clone();
+    let legacy = b.opset < 13;
+    let axis = normalize_axis(ctx, ctx.int("axis", if legacy { 1 } else { -1 })?, s.len())?;
+    let outer = s[..axis].iter().product();
+    let op = if legacy {
+        Softmax { outer, len: s[axis..].iter().product(), inner: 1 }
+    } else {
+        Softmax { outer, len: s[axis], inner: s[axis + 1..].iter().product() }
+    };
+    b.push(ctx, Op::Softmax(op), vec![x], s)
+}
+
+fn binary(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
+    let syms = [b.required(ctx, 0)?, b.required(ctx, 1)?];
+    let kind = match ctx.op() {
+        "Add" => BinaryKind::Add,
+        "Sub" => BinaryKind::Sub,
+        "Mul" => BinaryKind::Mul,
+        _ => BinaryKind::Div,
+    };
+    let shapes = [shape_of_sym(b, syms[0]), shape_of_sym(b, syms[1])];
+    let out = broadcast(&shapes[0], &shapes[1])
+        .ok_or_else(|| ctx.err(format!("cannot broadcast shapes {:?} and {:?}", shapes[0], shapes[1])))?;
+    if let [Sym::Const(x), Sym::Const(y)] = syms {
+        let f = move |a: f64, c: f64| match kind {
+            BinaryKind::Add => a + c,
+            BinaryKind::Sub => a - c,
+            BinaryKind::Mul => a * c,
+            BinaryKind::Div => a / c,
+        };
+        let folded = fold_binary(b.const_of(x), b.const_of(y), f).ok_or_else(|| ctx.err("cannot broadcast constants"))?;
+        let name = b.out_name(ctx)?.to_string();
+        b.define_const(&name, folded);
+        return Ok(());
+    }
+    let mut inputs = Vec::new();
+    let mut operands = [Operand::Input(0); 2];
+    for side in 0..2 {
+        operands[side] = match syms[side] {
+            Sym::Value(v) => {
+                inputs.push(v);
+                Operand::Input(inputs.len() - 1)
+            }
+            Sym::Const(c) => {
+                // The bias of a dense or convolution layer is the Add right after it (tf2onnx
+                // writes Dense as MatMul + Add); other constants are not parameters.
+                let role = match syms[1 - side] {
+                    Sym::Value(v) if kind == BinaryKind::Add && matches!(b.producer_op(v), Some("MatMul" | "Gemm" | "Conv")) => {
+                        Role::Trainable { layer: b.producer_node(v).unwrap_or(0) }
+                    }
+                    _ => Role::Constant,
+                };
+                Operand::Tensor(b.tensor_from_const(c, role))
+            }
+        };
+    }
+    let maps = [gather_map(&shapes[0], &out), gather_map(&shapes[1], &out)];
+    let op = Binary { kind, operands, maps, out_len: out.iter().product() };
+    b.push(ctx, Op::Binary(op), inputs, out)
+}
+
+/// Integer list from an attribute (older opsets) or a constant input (newer ones).
+fn axes(b: &Builder, ctx: &NodeCtx, attr_until: i64, input: usize) -> Result<Option<Vec<i64>>> {
+    if b.opset < attr_until {
+        return ctx.ints("axes");
+    }
+    match b.input(ctx, input)? {
+        None => Ok(None),
+        Some(_) => {
+            let c = b.constant(ctx, input)?;
+            Ok(Some(c.as_i64().ok_or_else(|| ctx.err("axes must be int64"))?.to_vec()))
+        }
+    }
+}
+
+fn reshape_like(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
+    let src = b.required(ctx, 0)?;
+    let s = shape_of_sym(b, src);
+    let is_value = matches!(src, Sym::Value(_));
+    let shape = match ctx.op() {
+        "Identity" | "Dropout" => s.clone(),
+        "Flatten" => {
+            let axis = ctx.int("axis", 1)?;
+            let axis = if axis == s.len() as i64 { s.len() } else { normalize_axis(ctx, axis, s.len())? };
+            vec![s[..axis].iter().product(), s[axis..].iter().product()]
+        }
+        "Reshape" => {
+            let target = b.constant(ctx, 1)?.as_i64().ok_or_else(|| ctx.err("the shape input must be int64"))?.to_vec();
+            reshape_target(ctx, &s, &target, ctx.int("allowzero", 0)? != 0)?
+        }
+        "Squeeze" => {
+            let rank = s.len();
+            match axes(b, ctx, 13, 1)? {
+                Some(axes) => {
+                    let axes = axes.iter().map(|&a| normalize_axis(ctx, a, rank)).collect::<Result<Vec<_>>>()?;
+                    if let Some(&a) = axes.iter().find(|&&a| s[a] != 1) {
+                        return Err(ctx.err(format!("cannot squeeze axis {a} of shape {s:?}: its size is not 1")));
+                    }
+                    s.iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect()
+                }
+                // Without axes every size-1 axis goes, except the batch axis of a sample.
+                None => s.iter().enumerate().filter(|&(i, &d)| d != 1 || (i == 0 && is_value)).map(|(_, &d)| d).collect(),
+            }
+        }
+        _ => {
+            let axes = axes(b, ctx, 13, 1)?.ok_or_else(|| ctx.err("missing axes"))?;
+            let rank = s.len() + axes.len();
+            let mut axes = axes.iter().map(|&a| normalize_axis(ctx, a, rank)).collect::<Result<Vec<_>>>()?;
+            axes.sort_unstable();
+            let mut out = s.clone();
+            for a in axes {
+                out.insert(a.min(out.len()), 1);
+            }
+            out
+        }
+    };
+    let name = b.out_name(ctx)?.to_string();
+    match src {
+        Sym::Value(v) => b.alias(ctx, &name, v, shape),
+        Sym::Const(c) => {
+            let t = ConstTensor { shape, data: b.const_of(c).data.clone() };
+            b.define_const(&name, t);
+            Ok(())
+        }
+    }
+}
+
+fn reshape_target(ctx: &NodeCtx, s: &[usize], target: &[i64], allowzero: bool) -> Result<Vec<usize>> {
+    let total: usize = s.iter().product();
+    let mut out = Vec::with_capacity(target.len());
+    let mut infer = None;
+    for (i, &d) in target.iter().enumerate() {
+        match d {
+            -1 if infer.is_none() => {
+                infer = Some(i);
+                out.push(1);
+            }
+            0 if !allowzero => out.push(*s.get(i).ok_or_else(|| ctx.err(format!("shape {target:?} copies axis {i}, which {s:?} lacks")))?),
+            d if d >= 0 => out.push(d as usize),
+            _ => return Err(ctx.err(format!("invalid target shape {target:?}"))),
+        }
+    }
+    let known: usize = out.iter().product();
+    if let Some(i) = infer {
+        if known == 0 || total % known != 0 {
+            return Err(ctx.err(format!("cannot reshape {s:?} into {target:?}")));
+        }
+        out[i] = total / known;
+    }
+    if out.iter().product::<usize>() != total {
+        return Err(ctx.err(format!(
+            "cannot reshape {s:?} ({total} elements per sample) into {target:?}; a fixed batch size in the target shape is not supported"
+        )));
+    }
+    Ok(out)
+}
+
+fn transpose(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
+    let src = b.required(ctx, 0)?;
+    let s = shape_of_sym(b, src);
+    let perm: Vec<usize> = match ctx.ints("perm")? {
+        Some(p) => p.iter().map(|&a| normalize_axis(ctx, a, s.len())).collect::<Result<_>>()?,
+        None => (0..s.len()).rev().collect(),
+    };
+    let mut sorted = perm.clone();
+    sorted.sort_unstable();
+    if sorted != (0..s.len()).collect::<Vec<_>>() {
+        return Err(ctx.err(format!("perm {perm:?} is not a permutation of the {} axes", s.len())));
+    }
+    let out: Vec<usize> = perm.iter().map(|&p| s[p]).collect();
+    let op = Transpose::new(&s, &perm);
+    match src {
+        Sym::Value(v) => b.push(ctx, Op::Transpose(op), vec![v], out),
+        Sym::Const(c) => {
+            let data = match &b.const_of(c).data {
+                ConstData::F32(v) => ConstData::F32(op.map.iter().map(|&i| v[i as usize]).collect()),
+                ConstData::I64(v) => ConstData::I64(op.map.iter().map(|&i| v[i as usize]).collect()),
+            };
+            let name = b.out_name(ctx)?.to_string();
+            b.define_const(&name, ConstTensor { shape: out, data });
+            Ok(())
+        }
+    }
+}
+
+fn constant(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
+    let t = if let Some(t) = ctx.tensor("value")? {
+        decode(t, &format!("the value of Constant '{}'", ctx.name))?
+    } else if ctx.has("value_float") {
+        ConstTensor { shape: vec![], data: ConstData::F32(vec![ctx.float("value_float", 0.0)?]) }
+    } else if let Some(v) = ctx.floats("value_floats")? {
+        ConstTensor { shape: vec![v.len()], data: ConstData::F32(v) }
+    } else if ctx.has("value_int") {
+        ConstTensor { shape: vec![], data: ConstData::I64(vec![ctx.int("value_int", 0)?]) }
+    } else if let Some(v) = ctx.ints("value_ints")? {
+        ConstTensor { shape: vec![v.len()], data: ConstData::I64(v) }
+    } else {
+        return Err(ctx.err("Constant without a value, value_float(s) or value_int(s) attribute"));
+    };
+    let name = b.out_name(ctx)?.to_string();
+    b.define_const(&name, t);
+    Ok(())
+}
+
+fn shape_of(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
+    let s = shape_of_sym(b, b.required(ctx, 0)?);
+    let rank = s.len() as i64;
+    let clamp = |v: i64| (if v < 0 { v + rank } else { v }).clamp(0, rank) as usize;
+    let (start, end) = (clamp(ctx.int("start", 0)?), clamp(ctx.int("end", rank)?));
+    let dims: Vec<i64> = s[start..end.max(start)].iter().map(|&d| d as i64).collect();
+    let name = b.out_name(ctx)?.to_string();
+    b.define_const(&name, ConstTensor { shape: vec![dims.len()], data: ConstData::I64(dims) });
+    Ok(())
+}
+
+fn gather(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
+    let data = b.constant(ctx, 0)?.clone();
+    let idx = b.constant(ctx, 1)?.as_i64().ok_or_else(|| ctx.err("indices must be integers"))?.to_vec();
+    let idx_shape = b.constant(ctx, 1)?.shape.clone();
+    let axis = normalize_axis(ctx, ctx.int("axis", 0)?, data.shape.len())?;
+    let dim = data.shape[axis] as i64;
+    let outer: usize = data.shape[..axis].iter().product();
+    let inner: usize = data.shape[axis + 1..].iter().product();
+    let mut picks = Vec::with_capacity(outer * idx.len() * inner);
+    for o in 0..outer {
+        for &i in &idx {
+            let i = if i < 0 { i + dim } else { i };
+            if i < 0 || i >= dim {
+                return Err(ctx.err(format!("index {i} is out of range for axis {axis} of size {dim}")));
+            }
+            picks.extend((0..inner).map(|j| (o * dim as usize + i as usize) * inner + j));
+        }
+    }
+    let mut shape = data.shape[..axis].to_vec();
+    shape.extend(&idx_shape);
+    shape.extend(&data.shape[axis + 1..]);
+    let out = match &data.data {
+        ConstData::F32(v) => ConstData::F32(picks.iter().map(|&p| v[p]).collect()),
+        ConstData::I64(v) => ConstData::I64(picks.iter().map(|&p| v[p]).collect()),
+    };
+    let name = b.out_name(ctx)?.to_string();
+    b.define_const(&name, ConstTensor { shape, data: out });
+    Ok(())
+}
+
+fn concat(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
+    let parts: Vec<ConstTensor> = (0..ctx.node.input.len()).map(|i| b.constant(ctx, i).cloned()).collect::<Result<_>>()?;
+    let first = parts.first().ok_or_else(|| ctx.err("Concat without inputs"))?;
+    let axis = normalize_axis(ctx, ctx.int("axis", 0)?, first.shape.len())?;
+    let outer: usize = first.shape[..axis].iter().product();
+    let mut shape = first.shape.clone();
+    shape[axis] = 0;
+    for p in &parts {
+        if p.shape.len() != first.shape.len() || p.shape[..axis] != first.shape[..axis] || p.shape[axis + 1..] != first.shape[axis + 1..] {
+            return Err(ctx.err(format!("cannot concatenate shapes {:?} and {:?} on axis {axis}", first.shape, p.shape)));
+        }
+        shape[axis] += p.shape[axis];
+    }
+    let ints = parts.iter().all(|p| p.as_i64().is_some());
+    let chunk = |p: &ConstTensor| p.len() / outer.max(1);
+    let data = if ints {
+        let mut v = Vec::new();
+        for o in 0..outer {
+            for p in &parts {
+                let c = chunk(p);
+                v.extend_from_slice(&p.as_i64().unwrap_or(&[])[o * c..(o + 1) * c]);
+            }
+        }
+        ConstData::I64(v)
+    } else {
+        let mut v = Vec::new();
+        for o in 0..outer {
+            for p in &parts {
+                let c = chunk(p);
+                v.extend_from_slice(&p.to_f32()[o * c..(o + 1) * c]);
+            }
+        }
+        ConstData::F32(v)
+    };
+    let name = b.out_name(ctx)?.to_string();
+    b.define_const(&name, ConstTensor { shape, data });
+    Ok(())
+}
+
+fn cast(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
+    let to = ctx.int("to", 0)? as i32;
+    let name = b.out_name(ctx)?.to_string();
+    match b.required(ctx, 0)? {
+        Sym::Value(v) if to == super::proto::data_type::FLOAT => {
+            let shape = b.value(v).shape.clone();
+            b.alias(ctx, &name, v, shape)
+        }
+        Sym::Value(_) => Err(ctx.err(format!("casting the data to element type {to} is not supported (only float32)"))),
+        Sym::Const(c) => {
+            let t = b.const_of(c);
+            let data = match to {
+                super::proto::data_type::FLOAT | super::proto::data_type::DOUBLE => ConstData::F32(t.to_f32()),
+                super::proto::data_type::INT64 | super::proto::data_type::INT32 => match &t.data {
+                    ConstData::I64(v) => ConstData::I64(v.clone()),
+                    ConstData::F32(v) => ConstData::I64(v.iter().map(|&x| x as i64).collect()),
+                },
+                other => return Err(ctx.err(format!("cast of a constant to element type {other} is not supported"))),
+            };
+            let shape = t.shape.clone();
+            b.define_const(&name, ConstTensor { shape, data });
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Element-wise activations: ONNX `Relu`, `LeakyRelu`, `Sigmoid`, `Tanh` and `Elu`.
+//!
+//! Each derivative is written from the input `x` or the output `y`, whichever is cheaper:
+//! relu `[x > 0]`, leaky relu `x > 0 ? 1 : α`, sigmoid `y(1 − y)`, tanh `1 − y²`,
+//! elu `x > 0 ? 1 : y + α`.
+
+/// Which function an [`Activation`] applies.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ActivationKind {
+    Relu,
+    LeakyRelu { alpha: f32 },
+    Sigmoid,
+    Tanh,
+    Elu { alpha: f32 },
+}
+
+/// An element-wise activation.
+#[derive(Debug, Clone)]
+pub struct Activation {
+    pub kind: ActivationKind,
+}
+
+impl Activation {
+    fn apply(&self, x: f32) -> f32 {
+        match self.kind {
+            ActivationKind::Relu => x.max(0.0),
+            ActivationKind::LeakyRelu { alpha } => {
+                if x > 0.0 {
+                    x
+                } else {
+                    alpha * x
+                }
+            }
+            ActivationKind::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            ActivationKind::Tanh => x.tanh(),
+            ActivationKind::Elu { alpha } => {
+                if x > 0.0 {
+                    x
+                } else {
+                    alpha * (x.exp() - 1.0)
+                }
+            }
+        }
+    }
+
+    fn derivative(&self, x: f32, y: f32) -> f32 {
+        match self.kind {
+            ActivationKind::Relu => f32::from(u8::from(x > 0.0)),
+            ActivationKind::LeakyRelu { alpha } => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    alpha
+                }
+            }
+            ActivationKind::Sigmoid => y * (1.0 - y),
+            ActivationKind::Tanh => 1.0 - y * y,
+            ActivationKind::Elu { alpha } => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    y + alpha
+                }
+            }
+        }
+    }
+
+    pub(crate) fn forward(&self, x: &[f32], y: &mut [f32]) {
+        y.iter_mut().zip(x).for_each(|(o, &v)| *o = self.apply(v));
+    }
+
+    pub(crate) fn backward(&self, x: &[f32], y: &[f32], m: usize, dy: &[f32], dx: &mut [f32]) {
+        let n = x.len();
+        for (dyr, dxr) in dy.chunks_exact(n).zip(dx.chunks_exact_mut(n)).take(m) {
+            for i in 0..n {
+                let d = dyr[i];
+                if d != 0.0 {
+                    dxr[i] += d * self.derivative(x[i], y[i]);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Strided matrix products over the `matrixmultiply` crate, with a plain loop for the
+//! matrix–vector case (per-sample dense layers have one row, where packing would cost as much as
+//! the product).
+
+/// Where the elements of a matrix stand in its slice: element `(i, j)` is at `i * rs + j * cs`.
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl Layout {
+    /// Row-major with `cols` columns.
+    pub fn row_major(cols: usize) -> Layout {
+        Layout { rs: cols, cs: 1 }
+    }
+
+    /// Column-major with `rows` rows (the transpose of a row-major `cols × rows` matrix).
+    pub fn col_major(rows: usize) -> Layout {
+        Layout { rs: 1, cs: rows }
+    }
+
+    /// The same storage read as the transposed matrix.
+    pub fn t(self) -> Layout {
+        Layout { rs: self.cs, cs: self.rs }
+    }
+
+    fn span(self, rows: usize, cols: usize) -> usize {
+        if rows == 0 || cols == 0 {
+            0
+        } else {
+            (rows - 1) * self.rs + (cols - 1) * self.cs + 1
+        }
+    }
+}
+
+/// `c = beta·c + alpha·a·b` with `a: m×k`, `b: k×n`, `c: m×n`. With `beta == 0`, `c` is only written.
+///
+/// # Panics
+/// If a layout reaches past the end of its slice (a bug in the caller, never user input).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    la: Layout,
+    b: &[f32],
+    lb: Layout,
+    beta: f32,
+    c: &mut [f32],
+    lc: Layout,
+) {
+    assert!(la.span(m, k) <= a.len(), "gemm: lhs out of bounds");
+    assert!(lb.span(k, n) <= b.len(), "gemm: rhs out of bounds");
+    assert!(lc.span(m, n) <= c.len(), "gemm: output out of bounds");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if m == 1 && lb.cs == 1 && lc.cs == 1 {
+        // y = beta·y + alpha·Σ_p a_p b_p,: — rows of b are contiguous: axpy per row.
+        let y = &mut c[..n];
+        if beta == 0.0 {
+            y.fill(0.0);
+        } else if beta != 1.0 {
+            y.iter_mut().for_each(|v| *v *= beta);
+        }
+        for p in 0..k {
+            let s = alpha * a[p * la.cs];
+            if s != 0.0 {
+                let row = &b[p * lb.rs..p * lb.rs + n];
+                y.iter_mut().zip(row).for_each(|(v, &bv)| *v += s * bv);
+            }
+        }
+        return;
+    }
+    if m == 1 && lb.rs == 1 {
+        // Columns of b are contiguous: one dot product per output.
+        for j in 0..n {
+            let col = &b[j * lb.cs..j * lb.cs + k];
+            let dot: f32 = if la.cs == 1 {
+                a[..k].iter().zip(col).map(|(&x, &y)| x * y).sum()
+            } else {
+                (0..k).map(|p| a[p * la.cs] * col[p]).sum()
+            };
+            let dst = &mut c[j * lc.cs];
+            *dst = if beta == 0.0 { alpha * dot } else { beta * *dst + alpha * dot };
+        }
+        return;
+    }
+    // SAFETY: the asserts above keep every index the product touches inside the three slices,
+    // and `c` does not overlap `a` or `b` (it is borrowed mutably).
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            alpha,
+            a.as_ptr(),
+            la.rs as isize,
+            la.cs as isize,
+            b.as_ptr(),
+            lb.rs as isize,
+            lb.cs as isize,
+            beta,
+            c.as_mut_ptr(),
+            lc.rs as isize,
+            lc.cs as isize,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(m: usize, k: usize, n: usize, a: &[f32], la: Layout, b: &[f32], lb: Layout) -> Vec<f32> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                for p in 0..k {
+                    c[i * n + j] += a[i * la.rs + p * la.cs] * b[p * lb.rs + j * lb.cs];
+                }
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn all_paths_agree_with_the_naive_product() {
+        for &(m, k, n) in &[(1, 5, 3), (4, 5, 3), (1, 1, 1), (3, 7, 1)] {
+            let a: Vec<f32> = (0..m * k).map(|v| (v as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..k * n).map(|v| (v as f32 * 0.71).cos()).collect();
+            for la in [Layout::row_major(k), Layout::col_major(m)] {
+                for lb in [Layout::row_major(n), Layout::col_major(k)] {
+                    let want = naive(m, k, n, &a, la, &b, lb);
+                    let mut c = vec![1.0; m * n];
+                    gemm(m, k, n, 2.0, &a, la, &b, lb, 0.5, &mut c, Layout::row_major(n));
+                    for (got, w) in c.iter().zip(&want) {
+                        assert!((got - (0.5 + 2.0 * w)).abs() < 1e-5, "{m}x{k}x{n}: {got} vs {w}");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Dense layers: ONNX `MatMul` with a constant right operand and `Gemm`.
+//!
+//! `y = alpha · x · W (+ beta · b)` with `x: rows × k` (the sample's leading dimensions folded into
+//! `rows`), `W: k × n` stored as `[k, n]` (MatMul, Gemm) or `[n, k]` (Gemm with `transB = 1`), and
+//! `b` of length `n` or 1, broadcast over the rows.
+//!
+//! The gradient of row `δ: rows × n` is `∂W = alpha · xᵀ δ` and `∂b = beta · Σ_r δ_r`. Its squared
+//! norm has the Gram form `alpha² Σ_{r,r'} (x_r·x_r')(δ_r·δ_r')`, which for one row (`rows = 1`,
+//! the common per-sample case) is `alpha² ‖x‖² ‖δ‖²`: no `k × n` gradient is ever built.
+
+use super::gemm::{gemm, Layout};
+use super::{GradSink, Weights};
+use crate::graph::TensorId;
+
+/// How a dense weight is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightLayout {
+    /// `[k, n]`: `y = x · W`.
+    KN,
+    /// `[n, k]`: `y = x · Wᵀ` (Gemm `transB = 1`, PyTorch's `nn.Linear`).
+    NK,
+}
+
+/// The bias of a dense layer.
+#[derive(Debug, Clone)]
+pub struct Bias {
+    pub tensor: TensorId,
+    pub beta: f32,
+    /// `true` when the bias has one value per output column, `false` for a single broadcast value.
+    pub per_col: bool,
+}
+
+/// A dense layer.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    pub weight: TensorId,
+    pub layout: WeightLayout,
+    pub rows: usize,
+    pub k: usize,
+    pub n: usize,
+    pub alpha: f32,
+    pub bias: Option<Bias>,
+}
+
+impl Linear {
+    fn w_layout(&self) -> Layout {
+        match self.layout {
+            WeightLayout::KN => Layout::row_major(self.n),
+            WeightLayout::NK => Layout::col_major(self.k),
+        }
+    }
+
+    pub(crate) fn tensors(&self) -> Vec<TensorId> {
+        let mut t = vec![self.weight];
+        t.extend(self.bias.as_ref().map(|b| b.tensor));
+        t
+    }
+
+    pub(crate) fn scratch_len(&self) -> usize {
+        self.k * self.n + self.n + 2 * self.rows * self.rows
+    }
+
+    pub(crate) fn forward(&self, w: &Weights, x: &[f32], y: &mut [f32]) {
+        let (r, k, n) = (self.rows, self.k, self.n);
+        gemm(r, k, n, self.alpha, x, Layout::row_major(k), w.get(self.weight), self.w_layout(), 0.0, y, Layout::row_major(n));
+        if let Some(b) = &self.bias {
+            let bv = w.get(b.tensor);
+            for row in y.chunks_exact_mut(n) {
+                if b.per_col {
+                    row.iter_mut().zip(bv).for_each(|(v, &c)| *v += b.beta * c);
+                } else {
+                    row.iter_mut().for_each(|v| *v += b.beta * bv[0]);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn backward(&self, w: &Weights, m: usize, dy: &[f32], dx: &mut [f32]) {
+        // dx = alpha · dy · Wᵀ, all m cotangent rows (each `rows × n`) in one product.
+        let (k, n) = (self.k, self.n);
+        let rows = m * self.rows;
+        gemm(rows, n, k, self.alpha, dy, Layout::row_major(n), w.get(self.weight), self.w_layout().t(), 1.0, dx, Layout::row_major(k));
+    }
+
+    pub(crate) fn param_grad(&self, w: &Weights, x: &[f32], dy: &[f32], scratch: &mut [f32], sink: &mut GradSink) {
+        let (r, k, n) = (self.rows, self.k, self.n);
+        if w.is_selected(self.weight) {
+            let g = &mut scratch[..k * n];
+            // ∂W = alpha · xᵀ · δ, written in the weight's own storage order.
+            gemm(k, r, n, self.alpha, x, Layout::row_major(k).t(), dy, Layout::row_major(n), 0.0, g, self.w_layout());
+            sink(self.weight, g);
+        }
+        if let Some(b) = self.bias.as_ref().filter(|b| w.is_selected(b.tensor)) {
+            let g = &mut scratch[k * n..k * n + n];
+            g.fill(0.0);
+            for row in dy.chunks_exact(n) {
+                g.iter_mut().zip(row).for_each(|(a, &d)| *a += b.beta * d);
+            }
+            if b.per_col {
+                sink(b.tensor, g);
+            } else {
+                let total: f32 = g.iter().sum();
+                sink(b.tensor, &[total]);
+            }
+        }
+    }
+
+    pub(crate) fn gram_sq_norms(&self, w: &Weights, x: &[f32], m: usize, dy: &[f32], scratch: &mut [f32], out: &mut [f64]) -> bool {
+        let (r, k, n) = (self.rows, self.k, self.n);
+        let gram_cost = r * r * k + m * r * r * n;
+        let materialise_cost = m * r * k * n;
+        if gram_cost >= materialise_cost {
+            return false;
+        }
+        let weight = w.is_selected(self.weight);
+        let gx = &mut scratch[..r * r];
+        if weight {
+            for i in 0..r {
+                for j in 0..=i {
+                    let d = dot64(&x[i * k..(i + 1) * k], &x[j * k..(j + 1) * k]);
+                    gx[i * r + j] = d as f32;
+                    gx[j * r + i] = d as f32;
+                }
+            }
+        }
+        let alpha2 = f64::from(self.alpha) * f64::from(self.alpha);
+        for (row, o) in dy.chunks_exact(r * n).zip(out.iter_mut()).take(m) {
+            if weight {
+                let mut s = 0.0;
+                for i in 0..r {
+                    for j in 0..r {
+                        s += f64::from(gx[i * r + j]) * dot64(&row[i * n..(i + 1) * n], &row[j * n..(j + 1) * n]);
+                    }
+                }
+                *o += alpha2 * s;
+            }
+            if let Some(b) = self.bias.as_ref().filter(|b| w.is_selected(b.tensor)) {
+                let beta2 = f64::from(b.beta) * f64::from(b.beta);
+                if b.per_col {
+                    for j in 0..n {
+                        let c: f64 = (0..r).map(|i| f64::from(row[i * n + j])).sum();
+                        *o += beta2 * c * c;
+                    }
+                } else {
+                    let c: f64 = row.iter().map(|&v| f64::from(v)).sum();
+                    *o += beta2 * c * c;
+                }
+            }
+        }
+        true
+    }
+}
+
+fn dot64(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum()
+}

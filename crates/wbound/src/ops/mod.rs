@@ -1,0 +1,202 @@
+//! The operators of the model graph, one small file per operator family.
+//!
+//! Every operator works on one sample at a time: its input and output buffers hold one sample's
+//! tensor (the ONNX shape with a batch dimension of 1), row-major. Each one provides
+//!
+//! - `forward`: the output from the inputs and the current weights;
+//! - `backward`: for `m` cotangent rows of the output at once (`m` × output length, row-major),
+//!   adds the cotangents of one dynamic input (`m` × input length) — DeepFool needs the gradients
+//!   of all `C − 1` logit differences, so they travel through the graph together;
+//! - `param_grad`: for one cotangent row, the gradient with respect to each of its weight tensors
+//!   that the caller selects;
+//! - optionally `gram_sq_norms`: the squared l2 norms of those gradients for all rows at once
+//!   without materialising them (dense layers: `‖δ aᵀ‖² = ‖δ‖²‖a‖²`).
+//!
+//! The operators never allocate on the hot path: buffers are sized once by the engine's plan.
+
+pub mod activation;
+pub mod batchnorm;
+pub mod binary;
+pub mod conv;
+pub mod gemm;
+pub mod linear;
+pub mod pool;
+pub mod softmax;
+pub mod transpose;
+
+pub use activation::{Activation, ActivationKind};
+pub use batchnorm::BatchNorm;
+pub use binary::{Binary, BinaryKind, Operand};
+pub use conv::Conv;
+pub use linear::{Bias, Linear, WeightLayout};
+pub use pool::{Pool, PoolKind};
+pub use softmax::Softmax;
+pub use transpose::Transpose;
+
+use crate::graph::TensorId;
+
+/// Read access to the weight tensors during a pass: the selected tensors come from the calling
+/// worker's own copy (which DeepFool moves), the others from the model.
+pub struct Weights<'a> {
+    pub(crate) tensors: &'a [crate::graph::Tensor],
+    pub(crate) offsets: &'a [Option<usize>],
+    pub(crate) flat: &'a [f32],
+}
+
+impl<'a> Weights<'a> {
+    /// The current values of tensor `id`.
+    pub fn get(&self, id: TensorId) -> &'a [f32] {
+        let len = self.tensors[id].data.len();
+        match self.offsets[id] {
+            Some(off) => &self.flat[off..off + len],
+            None => &self.tensors[id].data,
+        }
+    }
+
+    /// Whether tensor `id` is among the weights that DeepFool moves.
+    pub fn is_selected(&self, id: TensorId) -> bool {
+        self.offsets[id].is_some()
+    }
+}
+
+/// Per-node memory kept from the forward pass for the backward pass (im2col columns, max-pool
+/// routes), sized by [`Op::aux_len`].
+#[derive(Default, Clone)]
+pub struct Aux {
+    pub f: Vec<f32>,
+    pub i: Vec<u32>,
+}
+
+/// Everything one backward or gradient call reads.
+pub struct Pass<'a> {
+    pub weights: &'a Weights<'a>,
+    pub inputs: &'a [&'a [f32]],
+    pub output: &'a [f32],
+    pub aux: &'a Aux,
+}
+
+/// Callback receiving `(tensor, gradient)` for each selected weight tensor of a node.
+pub type GradSink<'s> = dyn FnMut(TensorId, &[f32]) + 's;
+
+/// One operator of the graph.
+#[derive(Debug, Clone)]
+pub enum Op {
+    Linear(Linear),
+    Conv(Conv),
+    Pool(Pool),
+    BatchNorm(BatchNorm),
+    Activation(Activation),
+    Softmax(Softmax),
+    Transpose(Transpose),
+    Binary(Binary),
+}
+
+impl Op {
+    /// The weight tensors this operator reads.
+    pub fn tensors(&self) -> Vec<TensorId> {
+        match self {
+            Op::Linear(o) => o.tensors(),
+            Op::Conv(o) => o.tensors(),
+            Op::BatchNorm(o) => o.tensors(),
+            Op::Binary(o) => o.tensors(),
+            Op::Pool(_) | Op::Activation(_) | Op::Softmax(_) | Op::Transpose(_) => Vec::new(),
+        }
+    }
+
+    /// Tensors the operator reads that are never differentiable (BatchNormalization's running
+    /// statistics).
+    pub fn statistics(&self) -> Vec<TensorId> {
+        match self {
+            Op::BatchNorm(o) => vec![o.mean, o.var],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Lengths of the float and index parts of this node's [`Aux`].
+    pub fn aux_len(&self) -> (usize, usize) {
+        match self {
+            Op::Conv(o) => (o.cols_len(), 0),
+            Op::Pool(o) => (0, o.route_len()),
+            _ => (0, 0),
+        }
+    }
+
+    /// Scratch floats `backward` and `param_grad` may need.
+    pub fn scratch_len(&self) -> usize {
+        match self {
+            Op::Conv(o) => o.scratch_len(),
+            Op::Linear(o) => o.scratch_len(),
+            Op::BatchNorm(o) => 2 * o.channels,
+            Op::Binary(o) => o.scratch_len(),
+            _ => 0,
+        }
+    }
+
+    /// Multiply-adds of one forward pass (for the cost model and the benchmarks).
+    pub fn forward_macs(&self) -> usize {
+        match self {
+            Op::Linear(o) => o.rows * o.k * o.n,
+            Op::Conv(o) => o.forward_macs(),
+            _ => 0,
+        }
+    }
+
+    /// Computes the output of the node.
+    pub fn forward(&self, w: &Weights, inputs: &[&[f32]], out: &mut [f32], aux: &mut Aux) {
+        match self {
+            Op::Linear(o) => o.forward(w, inputs[0], out),
+            Op::Conv(o) => o.forward(w, inputs[0], out, &mut aux.f),
+            Op::Pool(o) => o.forward(inputs[0], out, &mut aux.i),
+            Op::BatchNorm(o) => o.forward(w, inputs[0], out),
+            Op::Activation(o) => o.forward(inputs[0], out),
+            Op::Softmax(o) => o.forward(inputs[0], out),
+            Op::Transpose(o) => o.forward(inputs[0], out),
+            Op::Binary(o) => o.forward(w, inputs, out),
+        }
+    }
+
+    /// Adds to `dx` (`m` rows of input `input`'s length) the cotangents of dynamic input `input`
+    /// given the `m` cotangent rows `dy` of the output.
+    pub fn backward(
+        &self,
+        p: &Pass,
+        input: usize,
+        m: usize,
+        dy: &[f32],
+        dx: &mut [f32],
+        scratch: &mut [f32],
+    ) {
+        match self {
+            Op::Linear(o) => o.backward(p.weights, m, dy, dx),
+            Op::Conv(o) => o.backward(p.weights, m, dy, dx, scratch),
+            Op::Pool(o) => o.backward(&p.aux.i, m, dy, dx),
+            Op::BatchNorm(o) => o.backward(p.weights, m, dy, dx),
+            Op::Activation(o) => o.backward(p.inputs[0], p.output, m, dy, dx),
+            Op::Softmax(o) => o.backward(p.output, m, dy, dx),
+            Op::Transpose(o) => o.backward(m, dy, dx),
+            Op::Binary(o) => o.backward(p.weights, p.inputs, input, m, dy, dx),
+        }
+    }
+
+    /// Emits, for one cotangent row `dy` of the output, the gradient of every selected weight
+    /// tensor of this node.
+    pub fn param_grad(&self, p: &Pass, dy: &[f32], scratch: &mut [f32], sink: &mut GradSink) {
+        match self {
+            Op::Linear(o) => o.param_grad(p.weights, p.inputs[0], dy, scratch, sink),
+            Op::Conv(o) => o.param_grad(p.weights, &p.aux.f, dy, scratch, sink),
+            Op::BatchNorm(o) => o.param_grad(p.weights, p.inputs[0], dy, scratch, sink),
+            Op::Binary(o) => o.param_grad(p.weights, p.inputs, dy, scratch, sink),
+            Op::Pool(_) | Op::Activation(_) | Op::Softmax(_) | Op::Transpose(_) => {}
+        }
+    }
+
+    /// Adds to `out[r]` the squared l2 norm of row `r`'s gradient over this node's selected
+    /// tensors, for all `m` rows, without materialising the gradients. Returns `false` (and
+    /// leaves `out` alone) when the operator has no cheaper way than materialising.
+    pub fn gram_sq_norms(&self, p: &Pass, m: usize, dy: &[f32], scratch: &mut [f32], out: &mut [f64]) -> bool {
+        match self {
+            Op::Linear(o) => o.gram_sq_norms(p.weights, p.inputs[0], m, dy, scratch, out),
+            _ => false,
+        }
+    }
+}
