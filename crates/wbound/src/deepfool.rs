@@ -178,7 +178,14 @@ impl DeepFool {
 
     /// Runs DeepFool on sample `x` with the worker's workspace, leaving the workspace's weights
     /// reset to the trained ones.
-    pub fn run(&self, engine: &Engine, ws: &mut Workspace, x: &[f32], classes: &mut Vec<usize>, logits: &mut Vec<f32>) -> SampleScore {
+    pub fn run(
+        &self,
+        engine: &Engine,
+        ws: &mut Workspace,
+        x: &[f32],
+        classes: &mut Vec<usize>,
+        logits: &mut Vec<f32>,
+    ) -> SampleScore {
         logits.clear();
         logits.extend_from_slice(engine.forward(ws, x));
         let c0 = argmax(logits);

@@ -102,7 +102,11 @@ fn linear_case_other_norms_equal_their_closed_forms() {
                 2.0 * (x.iter().map(|v| f64::from(v.abs())).sum::<f64>() + 1.0)
             };
             let want = delta / gnorm;
-            assert!((g.distance - want).abs() < 1e-6 * want.max(1.0), "p = {norm}, sample {i}: {} vs {want}", g.distance);
+            assert!(
+                (g.distance - want).abs() < 1e-6 * want.max(1.0),
+                "p = {norm}, sample {i}: {} vs {want}",
+                g.distance
+            );
         }
     }
 }
@@ -119,12 +123,15 @@ fn last_layer_selection_equals_the_closed_form_on_the_mlp() {
     for (i, g) in got.iter().enumerate() {
         let x = data.sample(i);
         let h: Vec<f64> = (0..32)
-            .map(|j| (f64::from(b1[j]) + (0..64).map(|p| f64::from(x[p]) * f64::from(w1[p * 32 + j])).sum::<f64>()).max(0.0))
+            .map(|j| {
+                (f64::from(b1[j]) + (0..64).map(|p| f64::from(x[p]) * f64::from(w1[p * 32 + j])).sum::<f64>()).max(0.0)
+            })
             .collect();
         let hn = (2.0 * (h.iter().map(|v| v * v).sum::<f64>() + 1.0)).sqrt();
         let y = model.logits(x).unwrap();
         let c0 = (0..10).fold(0, |b, k| if y[k] > y[b] { k } else { b });
-        let want = (0..10).filter(|&k| k != c0).map(|k| f64::from((y[k] - y[c0]).abs()) / hn).fold(f64::INFINITY, f64::min);
+        let want =
+            (0..10).filter(|&k| k != c0).map(|k| f64::from((y[k] - y[c0]).abs()) / hn).fold(f64::INFINITY, f64::min);
         assert!((g.distance - want).abs() <= 1e-4 * want, "sample {i}: {} vs {want}", g.distance);
     }
 }

@@ -45,7 +45,10 @@ impl ArrayDataset {
     pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Result<ArrayDataset> {
         let len: usize = shape.iter().product();
         if len == 0 || data.len() % len != 0 {
-            return Err(Error::Data(format!("{} values are not a whole number of samples of shape {shape:?}", data.len())));
+            return Err(Error::Data(format!(
+                "{} values are not a whole number of samples of shape {shape:?}",
+                data.len()
+            )));
         }
         Ok(ArrayDataset { shape, data })
     }
@@ -80,7 +83,11 @@ impl Dataset for ArrayDataset {
     fn read(&self, start: usize, count: usize, out: &mut Vec<f32>) -> Result<()> {
         let n: usize = self.shape.iter().product();
         let end = start.checked_add(count).filter(|&e| e <= self.len()).ok_or_else(|| {
-            Error::Data(format!("samples {start}..{} requested from a data set of {}", start.saturating_add(count), self.len()))
+            Error::Data(format!(
+                "samples {start}..{} requested from a data set of {}",
+                start.saturating_add(count),
+                self.len()
+            ))
         })?;
         out.extend_from_slice(&self.data[start * n..end * n]);
         Ok(())

@@ -21,13 +21,26 @@ pub fn parse_f32(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>)> {
     }
     let dtype = npy.dtype().descr();
     let width = match dtype.as_str() {
-        "'<f4'" | "'<f8'" => if dtype.contains("f4") { 4 } else { 8 },
-        other => return Err(Error::Data(format!("the array has dtype {other}; wbound reads float32 or float64 inputs (x.astype(np.float32))"))),
+        "'<f4'" | "'<f8'" => {
+            if dtype.contains("f4") {
+                4
+            } else {
+                8
+            }
+        }
+        other => {
+            return Err(Error::Data(format!(
+                "the array has dtype {other}; wbound reads float32 or float64 inputs (x.astype(np.float32))"
+            )))
+        }
     };
     let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
     // The header's shape must be backed by bytes before anything is allocated for it.
     if n.and_then(|n| n.checked_mul(width)).is_none_or(|need| need > bytes.len()) {
-        return Err(bad(format!("the header claims shape {shape:?} but the file holds only {} bytes (truncated?)", bytes.len())));
+        return Err(bad(format!(
+            "the header claims shape {shape:?} but the file holds only {} bytes (truncated?)",
+            bytes.len()
+        )));
     }
     let data = if width == 4 {
         npy.into_vec::<f32>().map_err(|e| bad(e.to_string()))?

@@ -225,7 +225,8 @@ impl<'g> Engine<'g> {
             for (slot, &v) in ins.iter_mut().zip(&node.inputs) {
                 *slot = &ws.acts[g.buffer_of(v)];
             }
-            let pass = Pass { weights: &weights, inputs: &ins[..node.inputs.len()], output: &ws.acts[ob], aux: &ws.aux[i] };
+            let pass =
+                Pass { weights: &weights, inputs: &ins[..node.inputs.len()], output: &ws.acts[ob], aux: &ws.aux[i] };
             let out_len = g.buffers[ob];
             for (j, &v) in node.inputs.iter().enumerate() {
                 if self.input_active[i][j] {
@@ -260,14 +261,23 @@ impl<'g> Engine<'g> {
                 for (slot, &v) in ins.iter_mut().zip(&node.inputs) {
                     *slot = &ws.acts[g.buffer_of(v)];
                 }
-                let pass = Pass { weights: &weights, inputs: &ins[..node.inputs.len()], output: &ws.acts[ob], aux: &ws.aux[i] };
+                let pass = Pass {
+                    weights: &weights,
+                    inputs: &ins[..node.inputs.len()],
+                    output: &ws.acts[ob],
+                    aux: &ws.aux[i],
+                };
                 let dy = &ws.cots[ob];
-                if q == DualNorm::L2 && node.op.gram_sq_norms(&pass, m, &dy[..m * out_len], &mut ws.scratch, &mut ws.norms[..m]) {
+                if q == DualNorm::L2
+                    && node.op.gram_sq_norms(&pass, m, &dy[..m * out_len], &mut ws.scratch, &mut ws.norms[..m])
+                {
                     continue;
                 }
                 for r in 0..m {
                     let acc = &mut ws.norms[r];
-                    node.op.param_grad(&pass, &dy[r * out_len..(r + 1) * out_len], &mut ws.scratch, &mut |_, grad| q.add(acc, grad));
+                    node.op.param_grad(&pass, &dy[r * out_len..(r + 1) * out_len], &mut ws.scratch, &mut |_, grad| {
+                        q.add(acc, grad)
+                    });
                 }
             }
         }
@@ -289,7 +299,8 @@ impl<'g> Engine<'g> {
             for (slot, &v) in ins.iter_mut().zip(&node.inputs) {
                 *slot = &ws.acts[g.buffer_of(v)];
             }
-            let pass = Pass { weights: &weights, inputs: &ins[..node.inputs.len()], output: &ws.acts[ob], aux: &ws.aux[i] };
+            let pass =
+                Pass { weights: &weights, inputs: &ins[..node.inputs.len()], output: &ws.acts[ob], aux: &ws.aux[i] };
             let dy = &ws.cots[ob][row * out_len..(row + 1) * out_len];
             let offsets = &self.selection.offsets;
             let grad = &mut ws.grad;

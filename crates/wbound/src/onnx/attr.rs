@@ -49,7 +49,9 @@ impl<'a> NodeCtx<'a> {
     }
 
     pub fn string(&self, name: &str, default: &str) -> Result<String> {
-        Ok(self.attr(name, at::STRING, "a string")?.map_or(default.to_string(), |a| String::from_utf8_lossy(&a.s).into_owned()))
+        Ok(self
+            .attr(name, at::STRING, "a string")?
+            .map_or(default.to_string(), |a| String::from_utf8_lossy(&a.s).into_owned()))
     }
 
     pub fn tensor(&self, name: &str) -> Result<Option<&'a TensorProto>> {

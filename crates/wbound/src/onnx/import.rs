@@ -50,12 +50,9 @@ impl Builder {
     pub fn input(&self, ctx: &NodeCtx, i: usize) -> Result<Option<Sym>> {
         match ctx.node.input.get(i).filter(|s| !s.is_empty()) {
             None => Ok(None),
-            Some(name) => self
-                .syms
-                .get(name)
-                .copied()
-                .map(Some)
-                .ok_or_else(|| ctx.err(format!("input '{name}' is not produced by any earlier node, initializer or graph input"))),
+            Some(name) => self.syms.get(name).copied().map(Some).ok_or_else(|| {
+                ctx.err(format!("input '{name}' is not produced by any earlier node, initializer or graph input"))
+            }),
         }
     }
 
@@ -171,7 +168,7 @@ impl Builder {
     /// Adds a node computing the node's first output with shape `shape`.
     pub fn push(&mut self, ctx: &NodeCtx, op: Op, inputs: Vec<ValueId>, shape: Vec<usize>) -> Result<()> {
         let out_name = ctx.node.output.first().ok_or_else(|| ctx.err("node has no output"))?;
-        if shape.iter().any(|&d| d == 0) {
+        if shape.contains(&0) {
             return Err(ctx.err(format!("output shape {shape:?} is empty")));
         }
         let out = self.new_value(out_name, shape, None);
@@ -195,7 +192,9 @@ fn opset(model: &ModelProto) -> Result<i64> {
         .map(|o| o.version)
         .ok_or_else(|| Error::OnnxFormat("the model imports no default-domain opset".into()))?;
     if !(7..=23).contains(&v) {
-        return Err(Error::Graph(format!("opset {v} is not supported (wbound reads opsets 7 to 23, tested on 11 to 21); re-export with opset 13")));
+        return Err(Error::Graph(format!(
+            "opset {v} is not supported (wbound reads opsets 7 to 23, tested on 11 to 21); re-export with opset 13"
+        )));
     }
     Ok(v)
 }
@@ -214,7 +213,11 @@ pub fn build(model: &ModelProto) -> Result<Graph> {
         [] => return Err(Error::Graph("the graph has no input besides its initializers".into())),
         many => {
             let names: Vec<_> = many.iter().map(|i| i.name.as_str()).collect();
-            return Err(Error::Graph(format!("the graph has {} inputs ({}); wbound scores classifiers with one input", names.len(), names.join(", "))));
+            return Err(Error::Graph(format!(
+                "the graph has {} inputs ({}); wbound scores classifiers with one input",
+                names.len(),
+                names.join(", ")
+            )));
         }
     };
     let input_shape = input_shape(input)?;
@@ -222,14 +225,19 @@ pub fn build(model: &ModelProto) -> Result<Graph> {
     for (i, node) in g.node.iter().enumerate() {
         let ctx = NodeCtx::new(node, i);
         if !(node.domain.is_empty() || node.domain == "ai.onnx") {
-            return Err(Error::UnsupportedOp { node: ctx.name.clone(), op: format!("{}:{}", node.domain, node.op_type) });
+            return Err(Error::UnsupportedOp {
+                node: ctx.name.clone(),
+                op: format!("{}:{}", node.domain, node.op_type),
+            });
         }
         super::ops::import_node(&mut b, &ctx)?;
     }
     let out = g.output.first().ok_or_else(|| Error::Graph("the graph has no output".into()))?;
     let output = match b.syms.get(&out.name) {
         Some(Sym::Value(v)) => *v,
-        Some(Sym::Const(_)) => return Err(Error::Graph(format!("output '{}' is a constant: it does not depend on the input", out.name))),
+        Some(Sym::Const(_)) => {
+            return Err(Error::Graph(format!("output '{}' is a constant: it does not depend on the input", out.name)))
+        }
         None => return Err(Error::Graph(format!("output '{}' is not produced by any node", out.name))),
     };
     let classes = b.values[output].len();
@@ -258,7 +266,10 @@ fn input_shape(input: &super::proto::ValueInfoProto) -> Result<Vec<usize>> {
         .and_then(|t| t.tensor_type.as_ref())
         .ok_or_else(|| Error::Graph(format!("input '{}' is not a tensor", input.name)))?;
     if tt.elem_type != super::proto::data_type::FLOAT {
-        return Err(Error::Graph(format!("input '{}' has element type {}; wbound needs a float32 input", input.name, tt.elem_type)));
+        return Err(Error::Graph(format!(
+            "input '{}' has element type {}; wbound needs a float32 input",
+            input.name, tt.elem_type
+        )));
     }
     let dims = &tt.shape.as_ref().ok_or_else(|| Error::Graph(format!("input '{}' has no shape", input.name)))?.dim;
     if dims.is_empty() {
@@ -301,7 +312,7 @@ pub fn gather_map(src: &[usize], out: &[usize]) -> Option<Vec<u32>> {
         return None;
     }
     let rank = out.len();
-    let padded: Vec<usize> = std::iter::repeat(1).take(rank - src.len()).chain(src.iter().copied()).collect();
+    let padded: Vec<usize> = std::iter::repeat_n(1, rank - src.len()).chain(src.iter().copied()).collect();
     let mut strides = vec![0usize; rank];
     let mut s = 1;
     for d in (0..rank).rev() {

@@ -22,6 +22,7 @@ use prost::Message;
 
 /// Decodes an ONNX model from its bytes and builds its graph.
 pub fn graph_from_bytes(bytes: &[u8]) -> Result<Graph> {
-    let model = proto::ModelProto::decode(bytes).map_err(|e| Error::OnnxFormat(format!("protobuf decoding failed ({e}); is this an .onnx file?")))?;
+    let model = proto::ModelProto::decode(bytes)
+        .map_err(|e| Error::OnnxFormat(format!("protobuf decoding failed ({e}); is this an .onnx file?")))?;
     import::build(&model)
 }

@@ -7,8 +7,8 @@ use super::tensor::{decode, ConstData, ConstTensor};
 use crate::error::{Error, Result};
 use crate::graph::{Role, ValueId};
 use crate::ops::{
-    Activation, ActivationKind, BatchNorm, Bias, Binary, BinaryKind, Conv, Linear, Op, Operand, Pool, PoolKind, Softmax,
-    Transpose, WeightLayout,
+    Activation, ActivationKind, BatchNorm, Bias, Binary, BinaryKind, Conv, Linear, Op, Operand, Pool, PoolKind,
+    Softmax, Transpose, WeightLayout,
 };
 
 /// The ONNX op types wbound imports. `Shape`, `Gather`, `Concat` and `Cast` are accepted where
@@ -87,7 +87,9 @@ fn normalize_axis(ctx: &NodeCtx, axis: i64, rank: usize) -> Result<usize> {
 fn matmul(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
     let (a, w) = (b.required(ctx, 0)?, b.required(ctx, 1)?);
     let (Sym::Value(x), Sym::Const(wc)) = (a, w) else {
-        return Err(ctx.err("wbound supports MatMul as x · W with x computed from the graph input and W a constant weight"));
+        return Err(
+            ctx.err("wbound supports MatMul as x · W with x computed from the graph input and W a constant weight")
+        );
     };
     let ws = b.const_of(wc).shape.clone();
     let xs = b.value(x).shape.clone();
@@ -120,7 +122,10 @@ fn gemm(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
         _ => return Err(ctx.err(format!("weight B has shape {ws:?}; expected a 2-D matrix"))),
     };
     if wk != k {
-        return Err(ctx.err(format!("input of {k} features does not match weight B of shape {ws:?} (transB = {})", u8::from(trans_b))));
+        return Err(ctx.err(format!(
+            "input of {k} features does not match weight B of shape {ws:?} (transB = {})",
+            u8::from(trans_b)
+        )));
     }
     let layer = b.next_node();
     let weight = b.weight(ctx, 1, Role::Trainable { layer })?;
@@ -145,7 +150,14 @@ struct Window {
     out: [usize; 2],
 }
 
-fn window(ctx: &NodeCtx, hw: [usize; 2], kernel: [usize; 2], stride: [usize; 2], dilation: [usize; 2], ceil_mode: bool) -> Result<Window> {
+fn window(
+    ctx: &NodeCtx,
+    hw: [usize; 2],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    ceil_mode: bool,
+) -> Result<Window> {
     if stride.contains(&0) || dilation.contains(&0) || kernel.contains(&0) {
         return Err(ctx.err("kernel_shape, strides and dilations must be positive"));
     }
@@ -162,7 +174,10 @@ fn window(ctx: &NodeCtx, hw: [usize; 2], kernel: [usize; 2], stride: [usize; 2],
             for d in 0..2 {
                 let span = hw[d] + pads[d] + pads[d + 2];
                 if span < ek[d] {
-                    return Err(ctx.err(format!("kernel of extent {} does not fit the padded input of size {span} on spatial axis {d}", ek[d])));
+                    return Err(ctx.err(format!(
+                        "kernel of extent {} does not fit the padded input of size {span} on spatial axis {d}",
+                        ek[d]
+                    )));
                 }
                 let steps = span - ek[d];
                 out[d] = if ceil_mode { steps.div_ceil(stride[d]) + 1 } else { steps / stride[d] + 1 };
@@ -176,7 +191,8 @@ fn window(ctx: &NodeCtx, hw: [usize; 2], kernel: [usize; 2], stride: [usize; 2],
                 out[d] = hw[d].div_ceil(stride[d]);
                 let total = ((out[d] - 1) * stride[d] + ek[d]).saturating_sub(hw[d]);
                 let small = total / 2;
-                let (begin, end) = if auto_pad == "SAME_UPPER" { (small, total - small) } else { (total - small, small) };
+                let (begin, end) =
+                    if auto_pad == "SAME_UPPER" { (small, total - small) } else { (total - small, small) };
                 pads[d] = begin;
                 pads[d + 2] = end;
             }
@@ -190,7 +206,10 @@ fn window(ctx: &NodeCtx, hw: [usize; 2], kernel: [usize; 2], stride: [usize; 2],
 fn nchw(ctx: &NodeCtx, b: &Builder, x: ValueId) -> Result<[usize; 3]> {
     match b.value(x).shape.as_slice() {
         [1, c, h, w] => Ok([*c, *h, *w]),
-        s => Err(ctx.err(format!("input has shape {s:?}; wbound supports 2-D {} on [batch, channels, height, width] inputs", ctx.op()))),
+        s => Err(ctx.err(format!(
+            "input has shape {s:?}; wbound supports 2-D {} on [batch, channels, height, width] inputs",
+            ctx.op()
+        ))),
     }
 }
 
@@ -207,7 +226,9 @@ fn conv(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
         return Err(ctx.err(format!("weight has shape {ws:?}; expected [out_channels, in_channels/group, kh, kw]")));
     };
     if group == 0 || cin % group != 0 || cout % group != 0 || cin_g * group != cin {
-        return Err(ctx.err(format!("input has {cin} channels, weight {ws:?} and group = {group}: the channel counts do not match")));
+        return Err(ctx.err(format!(
+            "input has {cin} channels, weight {ws:?} and group = {group}: the channel counts do not match"
+        )));
     }
     if let Some(k) = ctx.ints("kernel_shape")? {
         if k != [kh as i64, kw as i64] {
@@ -277,7 +298,7 @@ fn global_average_pool(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
         ow: 1,
     };
     let mut out = vec![1, s[1]];
-    out.extend(std::iter::repeat(1).take(s.len() - 2));
+    out.extend(std::iter::repeat_n(1, s.len() - 2));
     b.push(ctx, Op::Pool(op), vec![x], out)
 }
 
@@ -354,7 +375,8 @@ fn binary(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
             BinaryKind::Mul => a * c,
             BinaryKind::Div => a / c,
         };
-        let folded = fold_binary(b.const_of(x), b.const_of(y), f).ok_or_else(|| ctx.err("cannot broadcast constants"))?;
+        let folded =
+            fold_binary(b.const_of(x), b.const_of(y), f).ok_or_else(|| ctx.err("cannot broadcast constants"))?;
         let name = b.out_name(ctx)?.to_string();
         b.define_const(&name, folded);
         return Ok(());
@@ -371,7 +393,9 @@ fn binary(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
                 // The bias of a dense or convolution layer is the Add right after it (tf2onnx
                 // writes Dense as MatMul + Add); other constants are not parameters.
                 let role = match syms[1 - side] {
-                    Sym::Value(v) if kind == BinaryKind::Add && matches!(b.producer_op(v), Some("MatMul" | "Gemm" | "Conv")) => {
+                    Sym::Value(v)
+                        if kind == BinaryKind::Add && matches!(b.producer_op(v), Some("MatMul" | "Gemm" | "Conv")) =>
+                    {
                         Role::Trainable { layer: b.producer_node(v).unwrap_or(0) }
                     }
                     _ => Role::Constant,
@@ -425,7 +449,9 @@ fn reshape_like(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
                     s.iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect()
                 }
                 // Without axes every size-1 axis goes, except the batch axis of a sample.
-                None => s.iter().enumerate().filter(|&(i, &d)| d != 1 || (i == 0 && is_value)).map(|(_, &d)| d).collect(),
+                None => {
+                    s.iter().enumerate().filter(|&(i, &d)| d != 1 || (i == 0 && is_value)).map(|(_, &d)| d).collect()
+                }
             }
         }
         _ => {
@@ -461,7 +487,9 @@ fn reshape_target(ctx: &NodeCtx, s: &[usize], target: &[i64], allowzero: bool) -
                 infer = Some(i);
                 out.push(1);
             }
-            0 if !allowzero => out.push(*s.get(i).ok_or_else(|| ctx.err(format!("shape {target:?} copies axis {i}, which {s:?} lacks")))?),
+            0 if !allowzero => out.push(
+                *s.get(i).ok_or_else(|| ctx.err(format!("shape {target:?} copies axis {i}, which {s:?} lacks")))?,
+            ),
             d if d >= 0 => out.push(d as usize),
             _ => return Err(ctx.err(format!("invalid target shape {target:?}"))),
         }
@@ -570,15 +598,21 @@ fn gather(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
 }
 
 fn concat(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
-    let parts: Vec<ConstTensor> = (0..ctx.node.input.len()).map(|i| b.constant(ctx, i).cloned()).collect::<Result<_>>()?;
+    let parts: Vec<ConstTensor> =
+        (0..ctx.node.input.len()).map(|i| b.constant(ctx, i).cloned()).collect::<Result<_>>()?;
     let first = parts.first().ok_or_else(|| ctx.err("Concat without inputs"))?;
     let axis = normalize_axis(ctx, ctx.int("axis", 0)?, first.shape.len())?;
     let outer: usize = first.shape[..axis].iter().product();
     let mut shape = first.shape.clone();
     shape[axis] = 0;
     for p in &parts {
-        if p.shape.len() != first.shape.len() || p.shape[..axis] != first.shape[..axis] || p.shape[axis + 1..] != first.shape[axis + 1..] {
-            return Err(ctx.err(format!("cannot concatenate shapes {:?} and {:?} on axis {axis}", first.shape, p.shape)));
+        if p.shape.len() != first.shape.len()
+            || p.shape[..axis] != first.shape[..axis]
+            || p.shape[axis + 1..] != first.shape[axis + 1..]
+        {
+            return Err(
+                ctx.err(format!("cannot concatenate shapes {:?} and {:?} on axis {axis}", first.shape, p.shape))
+            );
         }
         shape[axis] += p.shape[axis];
     }

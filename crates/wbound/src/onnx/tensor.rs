@@ -56,7 +56,9 @@ fn element_count(dims: &[i64], what: &str) -> Result<(Vec<usize>, usize)> {
     let mut n: usize = 1;
     for &d in dims {
         let d = usize::try_from(d).map_err(|_| Error::OnnxFormat(format!("{what} has a negative dimension {d}")))?;
-        n = n.checked_mul(d).ok_or_else(|| Error::OnnxFormat(format!("{what} has dimensions {dims:?} whose product overflows")))?;
+        n = n
+            .checked_mul(d)
+            .ok_or_else(|| Error::OnnxFormat(format!("{what} has dimensions {dims:?} whose product overflows")))?;
         shape.push(d);
     }
     Ok((shape, n))
@@ -71,7 +73,8 @@ pub fn decode(t: &TensorProto, what: &str) -> Result<ConstTensor> {
         )));
     }
     let (shape, n) = element_count(&t.dims, what)?;
-    let mismatch = |got: usize| Error::OnnxFormat(format!("{what} has shape {shape:?} ({n} elements) but holds {got} values"));
+    let mismatch =
+        |got: usize| Error::OnnxFormat(format!("{what} has shape {shape:?} ({n} elements) but holds {got} values"));
     let raw = &t.raw_data;
     let data = match t.data_type {
         data_type::FLOAT | data_type::DOUBLE => {
@@ -104,7 +107,9 @@ pub fn decode(t: &TensorProto, what: &str) -> Result<ConstTensor> {
                     return Err(mismatch(raw.len() / width));
                 }
                 if width == 8 {
-                    raw.chunks_exact(8).map(|b| i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])).collect()
+                    raw.chunks_exact(8)
+                        .map(|b| i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+                        .collect()
                 } else {
                     raw.chunks_exact(4).map(|b| i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))).collect()
                 }
@@ -133,17 +138,33 @@ mod tests {
 
     #[test]
     fn huge_claimed_shape_is_an_error_not_an_allocation() {
-        let t = TensorProto { dims: vec![1 << 20, 1 << 20], data_type: data_type::FLOAT, raw_data: vec![0; 8], ..Default::default() };
+        let t = TensorProto {
+            dims: vec![1 << 20, 1 << 20],
+            data_type: data_type::FLOAT,
+            raw_data: vec![0; 8],
+            ..Default::default()
+        };
         let e = decode(&t, "initializer 'w'").unwrap_err().to_string();
         assert!(e.contains("holds 2 values"), "{e}");
     }
 
     #[test]
     fn raw_and_typed_fields_decode_alike() {
-        let raw = TensorProto { dims: vec![2], data_type: data_type::FLOAT, raw_data: [1.5f32.to_le_bytes(), (-2.0f32).to_le_bytes()].concat(), ..Default::default() };
-        let typed = TensorProto { dims: vec![2], data_type: data_type::FLOAT, float_data: vec![1.5, -2.0], ..Default::default() };
+        let raw = TensorProto {
+            dims: vec![2],
+            data_type: data_type::FLOAT,
+            raw_data: [1.5f32.to_le_bytes(), (-2.0f32).to_le_bytes()].concat(),
+            ..Default::default()
+        };
+        let typed = TensorProto {
+            dims: vec![2],
+            data_type: data_type::FLOAT,
+            float_data: vec![1.5, -2.0],
+            ..Default::default()
+        };
         assert_eq!(decode(&raw, "a").unwrap(), decode(&typed, "b").unwrap());
-        let ints = TensorProto { dims: vec![2], data_type: data_type::INT64, int64_data: vec![-1, 7], ..Default::default() };
+        let ints =
+            TensorProto { dims: vec![2], data_type: data_type::INT64, int64_data: vec![-1, 7], ..Default::default() };
         assert_eq!(decode(&ints, "c").unwrap().as_i64(), Some(&[-1i64, 7][..]));
     }
 }

@@ -43,12 +43,10 @@ impl BatchNorm {
         let scale = w.get(self.scale);
         let n = self.channels * self.spatial;
         for (dyr, dxr) in dy.chunks_exact(n).zip(dx.chunks_exact_mut(n)).take(m) {
-            for c in 0..self.channels {
-                let k = scale[c] * self.inv_std(w, c);
-                let range = c * self.spatial..(c + 1) * self.spatial;
-                for (o, &d) in dxr[range.clone()].iter_mut().zip(&dyr[range]) {
-                    *o += k * d;
-                }
+            let planes = dxr.chunks_exact_mut(self.spatial).zip(dyr.chunks_exact(self.spatial));
+            for (c, ((dxp, dyp), &s)) in planes.zip(scale).enumerate() {
+                let k = s * self.inv_std(w, c);
+                dxp.iter_mut().zip(dyp).for_each(|(o, &d)| *o += k * d);
             }
         }
     }

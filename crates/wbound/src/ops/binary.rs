@@ -123,7 +123,14 @@ impl Binary {
         }
     }
 
-    pub(crate) fn param_grad(&self, w: &Weights, inputs: &[&[f32]], dy: &[f32], scratch: &mut [f32], sink: &mut GradSink) {
+    pub(crate) fn param_grad(
+        &self,
+        w: &Weights,
+        inputs: &[&[f32]],
+        dy: &[f32],
+        scratch: &mut [f32],
+        sink: &mut GradSink,
+    ) {
         for side in 0..2 {
             if let Operand::Tensor(t) = self.operands[side] {
                 if w.is_selected(t) {

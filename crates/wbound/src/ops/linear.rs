@@ -62,7 +62,19 @@ impl Linear {
 
     pub(crate) fn forward(&self, w: &Weights, x: &[f32], y: &mut [f32]) {
         let (r, k, n) = (self.rows, self.k, self.n);
-        gemm(r, k, n, self.alpha, x, Layout::row_major(k), w.get(self.weight), self.w_layout(), 0.0, y, Layout::row_major(n));
+        gemm(
+            r,
+            k,
+            n,
+            self.alpha,
+            x,
+            Layout::row_major(k),
+            w.get(self.weight),
+            self.w_layout(),
+            0.0,
+            y,
+            Layout::row_major(n),
+        );
         if let Some(b) = &self.bias {
             let bv = w.get(b.tensor);
             for row in y.chunks_exact_mut(n) {
@@ -79,7 +91,19 @@ impl Linear {
         // dx = alpha · dy · Wᵀ, all m cotangent rows (each `rows × n`) in one product.
         let (k, n) = (self.k, self.n);
         let rows = m * self.rows;
-        gemm(rows, n, k, self.alpha, dy, Layout::row_major(n), w.get(self.weight), self.w_layout().t(), 1.0, dx, Layout::row_major(k));
+        gemm(
+            rows,
+            n,
+            k,
+            self.alpha,
+            dy,
+            Layout::row_major(n),
+            w.get(self.weight),
+            self.w_layout().t(),
+            1.0,
+            dx,
+            Layout::row_major(k),
+        );
     }
 
     pub(crate) fn param_grad(&self, w: &Weights, x: &[f32], dy: &[f32], scratch: &mut [f32], sink: &mut GradSink) {
@@ -105,7 +129,15 @@ impl Linear {
         }
     }
 
-    pub(crate) fn gram_sq_norms(&self, w: &Weights, x: &[f32], m: usize, dy: &[f32], scratch: &mut [f32], out: &mut [f64]) -> bool {
+    pub(crate) fn gram_sq_norms(
+        &self,
+        w: &Weights,
+        x: &[f32],
+        m: usize,
+        dy: &[f32],
+        scratch: &mut [f32],
+        out: &mut [f64],
+    ) -> bool {
         let (r, k, n) = (self.rows, self.k, self.n);
         let gram_cost = r * r * k + m * r * r * n;
         let materialise_cost = m * r * k * n;

@@ -157,15 +157,7 @@ impl Op {
 
     /// Adds to `dx` (`m` rows of input `input`'s length) the cotangents of dynamic input `input`
     /// given the `m` cotangent rows `dy` of the output.
-    pub fn backward(
-        &self,
-        p: &Pass,
-        input: usize,
-        m: usize,
-        dy: &[f32],
-        dx: &mut [f32],
-        scratch: &mut [f32],
-    ) {
+    pub fn backward(&self, p: &Pass, input: usize, m: usize, dy: &[f32], dx: &mut [f32], scratch: &mut [f32]) {
         match self {
             Op::Linear(o) => o.backward(p.weights, m, dy, dx),
             Op::Conv(o) => o.backward(p.weights, m, dy, dx, scratch),
