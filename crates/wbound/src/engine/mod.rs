@@ -13,6 +13,7 @@
 //! `threads × (parameters + activations)`, independent of the number of samples.
 
 use crate::graph::{Graph, TensorId};
+pub use crate::ops::reduce::DualNorm;
 use crate::ops::{Aux, Pass, Weights};
 
 /// The weight tensors DeepFool moves, laid out in one flat vector.
@@ -48,24 +49,6 @@ impl Selection {
     /// Whether nothing is selected.
     pub fn is_empty(&self) -> bool {
         self.w0.is_empty()
-    }
-}
-
-/// Which dual norm of the gradients to take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DualNorm {
-    L1,
-    L2,
-    Linf,
-}
-
-impl DualNorm {
-    fn add(self, acc: &mut f64, g: &[f32]) {
-        match self {
-            DualNorm::L2 => *acc += g.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>(),
-            DualNorm::L1 => *acc += g.iter().map(|&v| f64::from(v.abs())).sum::<f64>(),
-            DualNorm::Linf => *acc = g.iter().fold(*acc, |m, &v| m.max(f64::from(v.abs()))),
-        }
     }
 }
 
@@ -157,7 +140,7 @@ impl<'g> Engine<'g> {
                 }
             }
         }
-        let scratch = g.nodes.iter().map(|n| n.op.scratch_len()).max().unwrap_or(0);
+        let scratch = g.nodes.iter().map(|n| n.op.scratch_len(self.rows)).max().unwrap_or(0);
         let aux = g
             .nodes
             .iter()
@@ -268,9 +251,7 @@ impl<'g> Engine<'g> {
                     aux: &ws.aux[i],
                 };
                 let dy = &ws.cots[ob];
-                if q == DualNorm::L2
-                    && node.op.gram_sq_norms(&pass, m, &dy[..m * out_len], &mut ws.scratch, &mut ws.norms[..m])
-                {
+                if node.op.grad_norms(&pass, m, &dy[..m * out_len], q, &mut ws.scratch, &mut ws.norms[..m]) {
                     continue;
                 }
                 for r in 0..m {

@@ -7,7 +7,8 @@
 //! `∂W_g = δ_g · cols_gᵀ`, bias gradient `Σ_t δ[c, t]`.
 
 use super::gemm::{gemm, Layout};
-use super::{GradSink, Weights};
+use super::gram;
+use super::{DualNorm, GradSink, Weights};
 use crate::graph::TensorId;
 
 /// A 2-D convolution over one sample `[1, cin, h, w] → [1, cout, oh, ow]`.
@@ -48,18 +49,23 @@ impl Conv {
         self.group * self.kdim() * self.t()
     }
 
-    pub(crate) fn scratch_len(&self) -> usize {
-        (self.kdim() * self.t()).max(self.cout * self.kdim() + self.cout)
+    pub(crate) fn scratch_len(&self, rows: usize) -> usize {
+        (rows * self.kdim() * self.t())
+            .max(rows * self.cout * self.kdim())
+            .max(self.cout * self.kdim() + self.cout)
+            .max(2 * self.t() * self.t())
     }
 
     pub(crate) fn forward_macs(&self) -> usize {
         self.cout * self.kdim() * self.t()
     }
 
-    /// Visits every (column row, output position, input index) of the unfolding of group `g`;
-    /// positions that fall in the padding are skipped.
-    fn for_each_tap(&self, g: usize, mut f: impl FnMut(usize, usize)) {
+    /// Visits the unfolding of group `g` as runs: `f(col, inp, len)` stands for
+    /// `cols[col + i] ↔ x[inp + i · stride_w]` for `i < len`; taps in the padding are skipped
+    /// (their columns stay zero).
+    fn for_each_run(&self, g: usize, mut f: impl FnMut(usize, usize, usize)) {
         let (kh, kw) = (self.kernel[0], self.kernel[1]);
+        let (sh, sw) = (self.stride[0], self.stride[1]);
         let cin_g = self.cin / self.group;
         let t = self.t();
         for c in 0..cin_g {
@@ -67,18 +73,20 @@ impl Conv {
             for i in 0..kh {
                 for j in 0..kw {
                     let row = (c * kh + i) * kw + j;
+                    // Output columns whose tap ix = ox·sw + j·dw − pl falls inside [0, w).
+                    let off = j * self.dilation[1];
+                    let first = self.pads[1].saturating_sub(off).div_ceil(sw);
+                    let end = (self.w + self.pads[1]).saturating_sub(off).div_ceil(sw).min(self.ow);
+                    if first >= end {
+                        continue;
+                    }
                     for oy in 0..self.oh {
-                        let iy = (oy * self.stride[0] + i * self.dilation[0]) as isize - self.pads[0] as isize;
+                        let iy = (oy * sh + i * self.dilation[0]) as isize - self.pads[0] as isize;
                         if iy < 0 || iy >= self.h as isize {
                             continue;
                         }
-                        for ox in 0..self.ow {
-                            let ix = (ox * self.stride[1] + j * self.dilation[1]) as isize - self.pads[1] as isize;
-                            if ix < 0 || ix >= self.w as isize {
-                                continue;
-                            }
-                            f(row * t + oy * self.ow + ox, plane + iy as usize * self.w + ix as usize);
-                        }
+                        let ix0 = first * sw + off - self.pads[1];
+                        f(row * t + oy * self.ow + first, plane + iy as usize * self.w + ix0, end - first);
                     }
                 }
             }
@@ -92,7 +100,15 @@ impl Conv {
         for g in 0..self.group {
             let cg = &mut cols[g * kd * t..(g + 1) * kd * t];
             cg.fill(0.0);
-            self.for_each_tap(g, |col, inp| cg[col] = x[inp]);
+            let sw = self.stride[1];
+            self.for_each_run(g, |col, inp, len| {
+                let dst = &mut cg[col..col + len];
+                if sw == 1 {
+                    dst.copy_from_slice(&x[inp..inp + len]);
+                } else {
+                    dst.iter_mut().enumerate().for_each(|(i, d)| *d = x[inp + i * sw]);
+                }
+            });
             gemm(
                 cout_g,
                 kd,
@@ -119,11 +135,10 @@ impl Conv {
         let cout_g = self.cout / self.group;
         let in_len = self.cin * self.h * self.w;
         let weight = w.get(self.weight);
-        let dcols = &mut scratch[..kd * t];
-        for r in 0..m {
-            let dyr = &dy[r * self.cout * t..(r + 1) * self.cout * t];
-            let dxr = &mut dx[r * in_len..(r + 1) * in_len];
-            for g in 0..self.group {
+        let block = kd * t;
+        let dcols = &mut scratch[..m * block];
+        for g in 0..self.group {
+            for r in 0..m {
                 gemm(
                     kd,
                     cout_g,
@@ -131,14 +146,26 @@ impl Conv {
                     1.0,
                     &weight[g * cout_g * kd..],
                     Layout::row_major(kd).t(),
-                    &dyr[g * cout_g * t..],
+                    &dy[r * self.cout * t + g * cout_g * t..],
                     Layout::row_major(t),
                     0.0,
-                    dcols,
+                    &mut dcols[r * block..(r + 1) * block],
                     Layout::row_major(t),
                 );
-                self.for_each_tap(g, |col, inp| dxr[inp] += dcols[col]);
             }
+            // col2im, the runs walked once for all rows.
+            let sw = self.stride[1];
+            self.for_each_run(g, |col, inp, len| {
+                for r in 0..m {
+                    let src = &dcols[r * block + col..r * block + col + len];
+                    let dxr = &mut dx[r * in_len..(r + 1) * in_len];
+                    if sw == 1 {
+                        dxr[inp..inp + len].iter_mut().zip(src).for_each(|(d, &s)| *d += s);
+                    } else {
+                        src.iter().enumerate().for_each(|(i, &s)| dxr[inp + i * sw] += s);
+                    }
+                }
+            });
         }
     }
 
@@ -171,5 +198,53 @@ impl Conv {
             }
             sink(b, gb);
         }
+    }
+
+    /// The gradient norms of all `m` rows: by the Gram route (l2, when cheaper: small output maps
+    /// with many taps), else, for ungrouped convolutions, all rows' weight gradients in one product
+    /// `[m·cout, T] · colsᵀ` (the rows' cotangents are contiguous), so `cols` is packed once.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn grad_norms(
+        &self,
+        w: &Weights,
+        cols: &[f32],
+        m: usize,
+        dy: &[f32],
+        q: DualNorm,
+        scratch: &mut [f32],
+        out: &mut [f64],
+    ) -> bool {
+        let (kd, t) = (self.kdim(), self.t());
+        let cout_g = self.cout / self.group;
+        let gram = q == DualNorm::L2 && self.group * gram::cost(t, kd, cout_g, m) < m * self.cout * t * kd;
+        if !gram && self.group != 1 {
+            return false;
+        }
+        if w.is_selected(self.weight) {
+            if gram {
+                // Per group: positions are rows; cols_gᵀ is t × kd and δ_gᵀ is t × cout_g, both
+                // column-major views of the row-major [kd, t] and [cout_g, t] blocks.
+                for g in 0..self.group {
+                    let (a, d) = (&cols[g * kd * t..], &dy[g * cout_g * t..]);
+                    let l = Layout::col_major(t);
+                    gram::add_sq_norms(t, kd, a, l, cout_g, d, l, self.cout * t, 1.0, scratch, &mut out[..m]);
+                }
+            } else {
+                let gw = &mut scratch[..m * self.cout * kd];
+                let lc = Layout::row_major(t).t();
+                gemm(m * self.cout, t, kd, 1.0, dy, Layout::row_major(t), cols, lc, 0.0, gw, Layout::row_major(kd));
+                for (g, o) in gw.chunks_exact(self.cout * kd).zip(out.iter_mut()) {
+                    q.add(o, g);
+                }
+            }
+        }
+        if self.bias.is_some_and(|b| w.is_selected(b)) {
+            let mut sums = vec![0f32; self.cout];
+            for (row, o) in dy.chunks_exact(self.cout * t).zip(out.iter_mut()).take(m) {
+                sums.iter_mut().zip(row.chunks_exact(t)).for_each(|(s, p)| *s = p.iter().sum());
+                q.add(o, &sums);
+            }
+        }
+        true
     }
 }

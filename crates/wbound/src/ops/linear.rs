@@ -9,6 +9,7 @@
 //! the common per-sample case) is `alpha² ‖x‖² ‖δ‖²`: no `k × n` gradient is ever built.
 
 use super::gemm::{gemm, Layout};
+use super::gram;
 use super::{GradSink, Weights};
 use crate::graph::TensorId;
 
@@ -139,35 +140,17 @@ impl Linear {
         out: &mut [f64],
     ) -> bool {
         let (r, k, n) = (self.rows, self.k, self.n);
-        let gram_cost = r * r * k + m * r * r * n;
-        let materialise_cost = m * r * k * n;
-        if gram_cost >= materialise_cost {
+        if gram::cost(r, k, n, m) >= m * r * k * n {
             return false;
         }
-        let weight = w.is_selected(self.weight);
-        let gx = &mut scratch[..r * r];
-        if weight {
-            for i in 0..r {
-                for j in 0..=i {
-                    let d = dot64(&x[i * k..(i + 1) * k], &x[j * k..(j + 1) * k]);
-                    gx[i * r + j] = d as f32;
-                    gx[j * r + i] = d as f32;
-                }
-            }
+        if w.is_selected(self.weight) {
+            let alpha2 = f64::from(self.alpha) * f64::from(self.alpha);
+            let (ld, lx) = (Layout::row_major(n), Layout::row_major(k));
+            gram::add_sq_norms(r, k, x, lx, n, dy, ld, r * n, alpha2, scratch, &mut out[..m]);
         }
-        let alpha2 = f64::from(self.alpha) * f64::from(self.alpha);
-        for (row, o) in dy.chunks_exact(r * n).zip(out.iter_mut()).take(m) {
-            if weight {
-                let mut s = 0.0;
-                for i in 0..r {
-                    for j in 0..r {
-                        s += f64::from(gx[i * r + j]) * dot64(&row[i * n..(i + 1) * n], &row[j * n..(j + 1) * n]);
-                    }
-                }
-                *o += alpha2 * s;
-            }
-            if let Some(b) = self.bias.as_ref().filter(|b| w.is_selected(b.tensor)) {
-                let beta2 = f64::from(b.beta) * f64::from(b.beta);
+        if let Some(b) = self.bias.as_ref().filter(|b| w.is_selected(b.tensor)) {
+            let beta2 = f64::from(b.beta) * f64::from(b.beta);
+            for (row, o) in dy.chunks_exact(r * n).zip(out.iter_mut()).take(m) {
                 if b.per_col {
                     for j in 0..n {
                         let c: f64 = (0..r).map(|i| f64::from(row[i * n + j])).sum();
@@ -181,8 +164,4 @@ impl Linear {
         }
         true
     }
-}
-
-fn dot64(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum()
 }

@@ -9,8 +9,8 @@
 //!   of all `C − 1` logit differences, so they travel through the graph together;
 //! - `param_grad`: for one cotangent row, the gradient with respect to each of its weight tensors
 //!   that the caller selects;
-//! - optionally `gram_sq_norms`: the squared l2 norms of those gradients for all rows at once
-//!   without materialising them (dense layers: `‖δ aᵀ‖² = ‖δ‖²‖a‖²`).
+//! - optionally `grad_norms`: the norms of those gradients for all rows at once, without
+//!   materialising them (dense layers: `‖δ aᵀ‖² = ‖δ‖²‖a‖²`) or in one batched product.
 //!
 //! The operators never allocate on the hot path: buffers are sized once by the engine's plan.
 
@@ -19,8 +19,10 @@ pub mod batchnorm;
 pub mod binary;
 pub mod conv;
 pub mod gemm;
+pub mod gram;
 pub mod linear;
 pub mod pool;
+pub mod reduce;
 pub mod softmax;
 pub mod transpose;
 
@@ -34,6 +36,7 @@ pub use softmax::Softmax;
 pub use transpose::Transpose;
 
 use crate::graph::TensorId;
+pub use reduce::DualNorm;
 
 /// Read access to the weight tensors during a pass: the selected tensors come from the calling
 /// worker's own copy (which DeepFool moves), the others from the model.
@@ -121,10 +124,10 @@ impl Op {
         }
     }
 
-    /// Scratch floats `backward` and `param_grad` may need.
-    pub fn scratch_len(&self) -> usize {
+    /// Scratch floats `backward` (of `rows` cotangent rows) and `param_grad` may need.
+    pub fn scratch_len(&self, rows: usize) -> usize {
         match self {
-            Op::Conv(o) => o.scratch_len(),
+            Op::Conv(o) => o.scratch_len(rows),
             Op::Linear(o) => o.scratch_len(),
             Op::BatchNorm(o) => 2 * o.channels,
             Op::Binary(o) => o.scratch_len(),
@@ -182,12 +185,22 @@ impl Op {
         }
     }
 
-    /// Adds to `out[r]` the squared l2 norm of row `r`'s gradient over this node's selected
-    /// tensors, for all `m` rows, without materialising the gradients. Returns `false` (and
-    /// leaves `out` alone) when the operator has no cheaper way than materialising.
-    pub fn gram_sq_norms(&self, p: &Pass, m: usize, dy: &[f32], scratch: &mut [f32], out: &mut [f64]) -> bool {
+    /// Folds, for all `m` rows at once, the `q`-norm of row `r`'s gradient over this node's
+    /// selected tensors into `out[r]` (see [`DualNorm::add`]), when the operator has a faster way
+    /// than one row at a time: the Gram form, or one batched product. Returns `false` (and leaves
+    /// `out` alone) otherwise.
+    pub fn grad_norms(
+        &self,
+        p: &Pass,
+        m: usize,
+        dy: &[f32],
+        q: DualNorm,
+        scratch: &mut [f32],
+        out: &mut [f64],
+    ) -> bool {
         match self {
-            Op::Linear(o) => o.gram_sq_norms(p.weights, p.inputs[0], m, dy, scratch, out),
+            Op::Linear(o) => q == DualNorm::L2 && o.gram_sq_norms(p.weights, p.inputs[0], m, dy, scratch, out),
+            Op::Conv(o) => o.grad_norms(p.weights, &p.aux.f, m, dy, q, scratch, out),
             _ => false,
         }
     }
