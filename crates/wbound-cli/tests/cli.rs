@@ -122,9 +122,15 @@ fn zero_samples() {
 }
 
 #[test]
-fn integer_inputs_are_rejected_with_the_dtype() {
-    let err = fails(&mut score("mlp/model.onnx", "bad/int_inputs.npy"), 1);
-    assert!(err.contains("<i4") && err.contains("float32"), "{err}");
+fn integer_inputs_are_converted() {
+    let out = score("mlp/model.onnx", "bad/int_inputs.npy").assert().success().get_output().stdout.clone();
+    assert_eq!(String::from_utf8(out).unwrap().lines().count(), 5);
+}
+
+#[test]
+fn truncated_npy() {
+    let err = fails(&mut score("mlp/model.onnx", "bad/truncated.npy"), 1);
+    assert!(err.contains("truncated.npy") && err.contains("truncated"), "{err}");
 }
 
 #[test]

@@ -1,0 +1,792 @@
+//! Per-sample gradients of the engine against central finite differences.
+//!
+//! The reference is a naive f64 interpreter of wbound's graph IR written here from the fields of
+//! each [`Op`] (plain loops, no code shared with the engine), itself checked against closed forms.
+//! For small random graphs that together use every supported ONNX op, the engine's gradient of
+//! `f_k − f_c0` with respect to every non-statistic tensor must match central differences of the
+//! interpreter to 1e-4 relative, norm-wise per tensor and element-wise (each with a floor that
+//! covers the engine's f32 rounding, see `check_gradients`); its logits must match the
+//! interpreter's, and its dual norms (l2 by the Gram route too, l1, l∞) the materialised gradients.
+
+mod common;
+
+use common::{attr_float, attr_int, attr_ints, attr_str, attr_tensor, f32_tensor, OnnxBuilder, Rng};
+use proptest::prelude::*;
+use wbound::engine::{DualNorm, Engine, Selection};
+use wbound::graph::{Graph, Role, TensorId};
+use wbound::ops::{ActivationKind, BinaryKind, Op, Operand, PoolKind, WeightLayout};
+use wbound::Model;
+
+// ---------------------------------------------------------------------------------------------
+// The f64 reference interpreter.
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `g` on one sample `x` with weight values `w` (one vector per graph tensor), in f64.
+fn interpret(g: &Graph, w: &[Vec<f64>], x: &[f64]) -> Vec<f64> {
+    let mut bufs: Vec<Vec<f64>> = g.buffers.iter().map(|&n| vec![0.0; n]).collect();
+    bufs[g.buffer_of(g.input)] = x.to_vec();
+    for node in &g.nodes {
+        let ins: Vec<&[f64]> = node.inputs.iter().map(|&v| &bufs[g.buffer_of(v)][..]).collect();
+        let out = eval(&node.op, w, &ins);
+        assert_eq!(out.len(), g.buffers[g.buffer_of(node.output)], "node {}", node.name);
+        bufs[g.buffer_of(node.output)] = out;
+    }
+    bufs[g.buffer_of(g.output)].clone()
+}
+
+/// Signed input coordinate of tap `k` of output `o` (stride, dilation, leading pad).
+fn tap(o: usize, k: usize, stride: usize, dilation: usize, pad: usize) -> isize {
+    (o * stride + k * dilation) as isize - pad as isize
+}
+
+fn eval(op: &Op, w: &[Vec<f64>], ins: &[&[f64]]) -> Vec<f64> {
+    match op {
+        Op::Linear(o) => {
+            let (x, wt) = (ins[0], &w[o.weight]);
+            let mut y = vec![0.0; o.rows * o.n];
+            for r in 0..o.rows {
+                for j in 0..o.n {
+                    let mut s = 0.0;
+                    for p in 0..o.k {
+                        let wv = match o.layout {
+                            WeightLayout::KN => wt[p * o.n + j],
+                            WeightLayout::NK => wt[j * o.k + p],
+                        };
+                        s += x[r * o.k + p] * wv;
+                    }
+                    y[r * o.n + j] = f64::from(o.alpha) * s;
+                    if let Some(b) = &o.bias {
+                        let bv = if b.per_col { w[b.tensor][j] } else { w[b.tensor][0] };
+                        y[r * o.n + j] += f64::from(b.beta) * bv;
+                    }
+                }
+            }
+            y
+        }
+        Op::Conv(o) => {
+            let (x, wt) = (ins[0], &w[o.weight]);
+            let (cin_g, cout_g) = (o.cin / o.group, o.cout / o.group);
+            let [kh, kw] = o.kernel;
+            let mut y = vec![0.0; o.cout * o.oh * o.ow];
+            for co in 0..o.cout {
+                let g = co / cout_g;
+                for oy in 0..o.oh {
+                    for ox in 0..o.ow {
+                        let mut s = o.bias.map_or(0.0, |b| w[b][co]);
+                        for ci in 0..cin_g {
+                            for i in 0..kh {
+                                for j in 0..kw {
+                                    let iy = tap(oy, i, o.stride[0], o.dilation[0], o.pads[0]);
+                                    let ix = tap(ox, j, o.stride[1], o.dilation[1], o.pads[1]);
+                                    if iy < 0 || ix < 0 || iy >= o.h as isize || ix >= o.w as isize {
+                                        continue;
+                                    }
+                                    let c = g * cin_g + ci;
+                                    let xv = x[(c * o.h + iy as usize) * o.w + ix as usize];
+                                    s += wt[((co * cin_g + ci) * kh + i) * kw + j] * xv;
+                                }
+                            }
+                        }
+                        y[(co * o.oh + oy) * o.ow + ox] = s;
+                    }
+                }
+            }
+            y
+        }
+        Op::Pool(o) => {
+            let x = ins[0];
+            let mut y = vec![0.0; o.c * o.oh * o.ow];
+            for c in 0..o.c {
+                for oy in 0..o.oh {
+                    for ox in 0..o.ow {
+                        let (mut max, mut sum, mut inside, mut padded) = (f64::NEG_INFINITY, 0.0, 0usize, 0usize);
+                        for i in 0..o.kernel[0] {
+                            for j in 0..o.kernel[1] {
+                                let iy = tap(oy, i, o.stride[0], o.dilation[0], o.pads[0]);
+                                let ix = tap(ox, j, o.stride[1], o.dilation[1], o.pads[1]);
+                                // Inside the padded input (ONNX count_include_pad counts these).
+                                if iy < (o.h + o.pads[2]) as isize && ix < (o.w + o.pads[3]) as isize {
+                                    padded += 1;
+                                }
+                                if iy < 0 || ix < 0 || iy >= o.h as isize || ix >= o.w as isize {
+                                    continue;
+                                }
+                                let v = x[(c * o.h + iy as usize) * o.w + ix as usize];
+                                inside += 1;
+                                sum += v;
+                                max = max.max(v);
+                            }
+                        }
+                        y[(c * o.oh + oy) * o.ow + ox] = match o.kind {
+                            _ if inside == 0 => 0.0,
+                            PoolKind::Max => max,
+                            PoolKind::Average { count_include_pad: true } => sum / padded as f64,
+                            PoolKind::Average { count_include_pad: false } => sum / inside as f64,
+                        };
+                    }
+                }
+            }
+            y
+        }
+        Op::BatchNorm(o) => {
+            let x = ins[0];
+            let (scale, bias, mean, var) = (&w[o.scale], &w[o.bias], &w[o.mean], &w[o.var]);
+            let mut y = vec![0.0; x.len()];
+            for c in 0..o.channels {
+                let inv = 1.0 / (var[c] + f64::from(o.epsilon)).sqrt();
+                for s in 0..o.spatial {
+                    let i = c * o.spatial + s;
+                    y[i] = scale[c] * (x[i] - mean[c]) * inv + bias[c];
+                }
+            }
+            y
+        }
+        Op::Activation(o) => ins[0]
+            .iter()
+            .map(|&v| match o.kind {
+                ActivationKind::Relu => v.max(0.0),
+                ActivationKind::LeakyRelu { alpha } if v <= 0.0 => f64::from(alpha) * v,
+                ActivationKind::LeakyRelu { .. } => v,
+                ActivationKind::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+                ActivationKind::Tanh => v.tanh(),
+                ActivationKind::Elu { alpha } if v <= 0.0 => f64::from(alpha) * (v.exp() - 1.0),
+                ActivationKind::Elu { .. } => v,
+            })
+            .collect(),
+        Op::Softmax(o) => {
+            let x = ins[0];
+            let mut y = vec![0.0; x.len()];
+            for a in 0..o.outer {
+                for i in 0..o.inner {
+                    let at = |j: usize| (a * o.len + j) * o.inner + i;
+                    let total: f64 = (0..o.len).map(|j| x[at(j)].exp()).sum();
+                    for j in 0..o.len {
+                        y[at(j)] = x[at(j)].exp() / total;
+                    }
+                }
+            }
+            y
+        }
+        Op::Transpose(o) => o.map.iter().map(|&i| ins[0][i as usize]).collect(),
+        Op::Binary(o) => {
+            let side = |s: usize, i: usize| {
+                let j = o.maps[s].as_ref().map_or(i, |m| m[i] as usize);
+                match o.operands[s] {
+                    Operand::Input(k) => ins[k][j],
+                    Operand::Tensor(t) => w[t][j],
+                }
+            };
+            (0..o.out_len)
+                .map(|i| {
+                    let (a, b) = (side(0, i), side(1, i));
+                    match o.kind {
+                        BinaryKind::Add => a + b,
+                        BinaryKind::Sub => a - b,
+                        BinaryKind::Mul => a * b,
+                        BinaryKind::Div => a / b,
+                    }
+                })
+                .collect()
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks.
+// ---------------------------------------------------------------------------------------------
+
+fn weights64(g: &Graph) -> Vec<Vec<f64>> {
+    g.tensors.iter().map(|t| t.data.iter().map(|&v| f64::from(v)).collect()).collect()
+}
+
+fn to64(x: &[f32]) -> Vec<f64> {
+    x.iter().map(|&v| f64::from(v)).collect()
+}
+
+fn norm2(v: impl IntoIterator<Item = f64>) -> f64 {
+    v.into_iter().map(|x| x * x).sum::<f64>().sqrt()
+}
+
+/// `‖a − b‖ / max(‖b‖, tiny)`.
+fn rel_err(a: &[f64], b: &[f64]) -> f64 {
+    let diff = norm2(a.iter().zip(b).map(|(x, y)| x - y));
+    diff / norm2(b.iter().copied()).max(1e-30)
+}
+
+fn argmax(y: &[f32]) -> usize {
+    (0..y.len()).fold(0, |b, k| if y[k] > y[b] { k } else { b })
+}
+
+/// Relative tolerance of every comparison with the f64 reference.
+const RTOL: f64 = 1e-4;
+/// Central-difference step (f64, so rounding stays ~1e-10 while truncation is ~1e-12).
+const FD_STEP: f64 = 1e-6;
+
+/// Imports `bytes` and checks, for input `x`: the engine's logits against the interpreter, the
+/// engine's gradient of every row `f_k − f_c0` against central differences over every
+/// non-statistic tensor, and the engine's L2/L1/L∞ norms against the materialised gradients.
+fn check_gradients(label: &str, bytes: &[u8], x: &[f32]) {
+    let model = Model::from_bytes(bytes).unwrap_or_else(|e| panic!("{label}: {e}"));
+    let g = model.graph();
+    let selected: Vec<TensorId> = (0..g.tensors.len()).filter(|&t| g.tensors[t].role != Role::Statistic).collect();
+    let classes_n = g.num_classes();
+    let engine = Engine::new(g, Selection::new(g, selected.clone()), classes_n - 1);
+    assert_eq!(engine.selection().tensors, selected, "{label}: selection order");
+    let mut ws = engine.workspace();
+
+    // Logits.
+    let logits = engine.forward(&mut ws, x).to_vec();
+    let mut w = weights64(g);
+    let x64 = to64(x);
+    let reference = interpret(g, &w, &x64);
+    let e = rel_err(&to64(&logits), &reference);
+    assert!(e <= RTOL, "{label}: logits {logits:?} vs f64 {reference:?} (rel {e:.2e})");
+
+    // Analytic gradients of every row.
+    let c0 = argmax(&logits);
+    let classes: Vec<usize> = (0..classes_n).filter(|&k| k != c0).collect();
+    let m = classes.len();
+    engine.backward(&mut ws, c0, &classes);
+    let grads: Vec<Vec<f64>> = (0..m)
+        .map(|r| {
+            engine.gradient(&mut ws, r);
+            to64(&ws.grad)
+        })
+        .collect();
+
+    // Jacobian of all logits by central differences, one column per selected scalar.
+    let total: usize = selected.iter().map(|&t| w[t].len()).sum();
+    assert_eq!(grads[0].len(), total, "{label}: gradient length");
+    let mut jac = vec![vec![0.0; total]; classes_n];
+    let mut col = 0;
+    for &t in &selected {
+        for i in 0..w[t].len() {
+            let v = w[t][i];
+            w[t][i] = v + FD_STEP;
+            let plus = interpret(g, &w, &x64);
+            w[t][i] = v - FD_STEP;
+            let minus = interpret(g, &w, &x64);
+            w[t][i] = v;
+            for k in 0..classes_n {
+                jac[k][col] = (plus[k] - minus[k]) / (2.0 * FD_STEP);
+            }
+            col += 1;
+        }
+    }
+
+    // Compare per row and tensor. The engine's f32 rounding leaves an absolute error of ~1e-7 ×
+    // the row's gradient scale, more in a sum that cancels (a scalar constant broadcast over 24
+    // positions), so a tensor is compared against at least 1e-2 × the row's norm and an element
+    // against at least 1e-1 × the row's largest element: absolute floors of 1e-6 and 1e-5.
+    let (mut worst, mut worst_elem) = (0.0f64, 0.0f64);
+    for (r, &k) in classes.iter().enumerate() {
+        let fd: Vec<f64> = (0..total).map(|i| jac[k][i] - jac[c0][i]).collect();
+        let row_norm = norm2(fd.iter().copied());
+        let row_max = fd.iter().fold(0.0f64, |acc, v| acc.max(v.abs()));
+        assert!(row_norm > 0.0, "{label}: row {r} has a zero gradient");
+        let mut off = 0;
+        for &t in &selected {
+            let len = w[t].len();
+            let (a, b) = (&grads[r][off..off + len], &fd[off..off + len]);
+            let name = &g.tensors[t].name;
+            let diff = norm2(a.iter().zip(b).map(|(x, y)| x - y));
+            let e = diff / norm2(b.iter().copied()).max(1e-2 * row_norm);
+            worst = worst.max(e);
+            assert!(e <= RTOL, "{label}: d(f{k} - f{c0})/d{name}: rel err {e:.2e}\n{a:?}\n{b:?}");
+            for (i, (&ai, &bi)) in a.iter().zip(b).enumerate() {
+                let e = (ai - bi).abs() / bi.abs().max(1e-1 * row_max);
+                worst_elem = worst_elem.max(e);
+                assert!(e <= RTOL, "{label}: d(f{k} - f{c0})/d{name}[{i}]: engine {ai:e}, finite differences {bi:e}");
+            }
+            off += len;
+        }
+    }
+    eprintln!("{label}: {total} scalars, {m} rows, worst rel err {worst:.1e} (tensor) {worst_elem:.1e} (element)");
+
+    // Norms: the Gram shortcut (L2) and the per-row sums must equal the materialised gradients.
+    let norms = |q: DualNorm, v: &[f64]| -> f64 {
+        match q {
+            DualNorm::L2 => norm2(v.iter().copied()),
+            DualNorm::L1 => v.iter().map(|x| x.abs()).sum(),
+            DualNorm::Linf => v.iter().fold(0.0f64, |a, x| a.max(x.abs())),
+        }
+    };
+    for q in [DualNorm::L2, DualNorm::L1, DualNorm::Linf] {
+        engine.norms(&mut ws, m, q);
+        for (r, grad) in grads.iter().enumerate() {
+            let (got, want) = (ws.norms[r], norms(q, grad));
+            assert!((got - want).abs() <= 1e-5 * want, "{label}: {q:?} norm of row {r}: {got} vs {want}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test graphs.
+// ---------------------------------------------------------------------------------------------
+
+/// Adds a random float initializer scaled for its fan-in.
+fn rand_init(m: &mut OnnxBuilder, rng: &mut Rng, name: &str, dims: &[i64], fan_in: usize) -> String {
+    let n = dims.iter().product::<i64>() as usize;
+    let data = rng.vec(n, (3.0 / fan_in as f32).sqrt());
+    m.init_f32(name, dims, &data)
+}
+
+/// Positive values in `[lo, hi)`.
+fn positive(rng: &mut Rng, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+    (0..n).map(|_| rng.uniform(lo, hi)).collect()
+}
+
+/// Convolutions (group 2 + stride 2 + asymmetric pads, SAME_LOWER, group 2 + dilation 2 +
+/// SAME_UPPER, group 2 + stride 2 + SAME_UPPER, SAME_LOWER on a 2×2 map), BatchNormalization,
+/// LeakyRelu, Elu, Relu, a residual Add, MaxPool with pads and ceil_mode, a squeeze-excitation Mul
+/// (dynamic broadcast), GlobalAveragePool, Flatten, Gemm (transB = 1, alpha and beta ≠ 1) and an
+/// opset-13 Softmax. Input `[N, 4, 9, 9]`, 5 classes. With 4 cotangent rows the convolutions'
+/// l2 norms take every route of the engine: per-row gradients (grouped, 5×5 maps), one batched
+/// product (ungrouped, 5×5) and the Gram form (2×2 maps, grouped and not).
+fn conv_stack(seed: u64) -> (Vec<u8>, Vec<f32>) {
+    let mut rng = Rng::new(seed);
+    let mut m = OnnxBuilder::new("x", &[4, 9, 9]);
+    let w1 = rand_init(&mut m, &mut rng, "c1.w", &[6, 2, 3, 3], 18);
+    let b1 = rand_init(&mut m, &mut rng, "c1.b", &[6], 1);
+    let c1 = m.op(
+        "Conv",
+        &["x", &w1, &b1],
+        vec![
+            attr_int("group", 2),
+            attr_ints("strides", &[2, 2]),
+            attr_ints("pads", &[1, 0, 1, 2]),
+            attr_ints("kernel_shape", &[3, 3]),
+        ],
+    ); // [1, 6, 5, 5]
+    let bn_scale = m.init_f32("bn.scale", &[6], &positive(&mut rng, 6, 0.5, 1.5));
+    let bn_b = rand_init(&mut m, &mut rng, "bn.b", &[6], 1);
+    let bn_mean = rand_init(&mut m, &mut rng, "bn.mean", &[6], 3);
+    let bn_var = m.init_f32("bn.var", &[6], &positive(&mut rng, 6, 0.5, 2.0));
+    let bn = m.op("BatchNormalization", &[&c1, &bn_scale, &bn_b, &bn_mean, &bn_var], vec![attr_float("epsilon", 1e-3)]);
+    let l = m.op("LeakyRelu", &[&bn], vec![attr_float("alpha", 0.1)]);
+    let w2 = rand_init(&mut m, &mut rng, "c2.w", &[6, 6, 2, 2], 24);
+    let c2 = m.op("Conv", &[&l, &w2], vec![attr_str("auto_pad", "SAME_LOWER")]); // [1, 6, 5, 5]
+    let e = m.op("Elu", &[&c2], vec![attr_float("alpha", 0.7)]);
+    let w3 = rand_init(&mut m, &mut rng, "c3.w", &[6, 3, 3, 3], 27);
+    let b3 = rand_init(&mut m, &mut rng, "c3.b", &[6], 1);
+    let c3 = m.op(
+        "Conv",
+        &[&e, &w3, &b3],
+        vec![attr_int("group", 2), attr_ints("dilations", &[2, 2]), attr_str("auto_pad", "SAME_UPPER")],
+    ); // [1, 6, 5, 5]
+    let res = m.op("Add", &[&c3, &l], vec![]);
+    let r = m.op("Relu", &[&res], vec![]);
+    let mp = m.op(
+        "MaxPool",
+        &[&r],
+        vec![
+            attr_ints("kernel_shape", &[2, 2]),
+            attr_ints("strides", &[2, 2]),
+            attr_ints("pads", &[0, 1, 0, 0]),
+            attr_int("ceil_mode", 1),
+        ],
+    ); // [1, 6, 3, 3]
+    let w4 = rand_init(&mut m, &mut rng, "c4.w", &[4, 3, 2, 2], 12);
+    let b4 = rand_init(&mut m, &mut rng, "c4.b", &[4], 1);
+    let attrs = vec![attr_int("group", 2), attr_ints("strides", &[2, 2]), attr_str("auto_pad", "SAME_UPPER")];
+    let c4 = m.op("Conv", &[&mp, &w4, &b4], attrs); // [1, 4, 2, 2]
+    let w5 = rand_init(&mut m, &mut rng, "c5.w", &[4, 4, 2, 2], 16);
+    let b5 = rand_init(&mut m, &mut rng, "c5.b", &[4], 1);
+    let c5 = m.op("Conv", &[&c4, &w5, &b5], vec![attr_str("auto_pad", "SAME_LOWER")]); // [1, 4, 2, 2]
+    let gap = m.op("GlobalAveragePool", &[&c5], vec![]); // [1, 4, 1, 1]
+    let gate = m.op("Sigmoid", &[&gap], vec![]);
+    let se = m.op("Mul", &[&c5, &gate], vec![]);
+    let f = m.op("Flatten", &[&se], vec![]); // [1, 16]
+    let wg = rand_init(&mut m, &mut rng, "fc.w", &[5, 16], 16);
+    let cg = rand_init(&mut m, &mut rng, "fc.b", &[5], 1);
+    let gm =
+        m.op("Gemm", &[&f, &wg, &cg], vec![attr_int("transB", 1), attr_float("alpha", 0.8), attr_float("beta", 1.5)]);
+    let out = m.op("Softmax", &[&gm], vec![]);
+    m.output(&out);
+    (m.to_bytes(), rng.vec(4 * 81, 1.0))
+}
+
+/// Opset 11: an NHWC input through Transpose, Conv, Tanh, AveragePool (count_include_pad 1, then
+/// 0 with asymmetric pads), Sigmoid, Reshape, MatMul on a 3-D value (4 rows) + bias Add, a legacy
+/// Softmax (over the flattened trailing axes), Unsqueeze/Squeeze with attribute axes, Identity,
+/// Dropout, Flatten, a 1-D BatchNormalization, Mul by a Constant node and Gemm (transB = 0,
+/// scalar C). Smooth everywhere. Input `[N, 6, 6, 3]`, 5 classes.
+fn pools_and_views(seed: u64) -> (Vec<u8>, Vec<f32>) {
+    let mut rng = Rng::new(seed);
+    let mut m = OnnxBuilder::new("x", &[6, 6, 3]).opset(11);
+    let t = m.op("Transpose", &["x"], vec![attr_ints("perm", &[0, 3, 1, 2])]); // [1, 3, 6, 6]
+    let wc = rand_init(&mut m, &mut rng, "conv.w", &[8, 3, 3, 3], 27);
+    let bc = rand_init(&mut m, &mut rng, "conv.b", &[8], 1);
+    let c = m.op("Conv", &[&t, &wc, &bc], vec![attr_ints("pads", &[1, 1, 1, 1])]); // [1, 8, 6, 6]
+    let th = m.op("Tanh", &[&c], vec![]);
+    let a1 = m.op(
+        "AveragePool",
+        &[&th],
+        vec![
+            attr_ints("kernel_shape", &[3, 3]),
+            attr_ints("strides", &[2, 2]),
+            attr_ints("pads", &[1, 1, 1, 1]),
+            attr_int("count_include_pad", 1),
+        ],
+    ); // [1, 8, 3, 3]
+    let a0 = m.op(
+        "AveragePool",
+        &[&a1],
+        vec![
+            attr_ints("kernel_shape", &[2, 2]),
+            attr_ints("strides", &[2, 2]),
+            attr_ints("pads", &[1, 1, 0, 0]),
+            attr_int("count_include_pad", 0),
+        ],
+    ); // [1, 8, 2, 2]
+       // Spread the pooled values so the later layers see more than a constant.
+    let gain = m.init_f32("gain", &[1], &[4.0]);
+    let s0 = m.op("Mul", &[&a0, &gain], vec![]);
+    let s = m.op("Sigmoid", &[&s0], vec![]);
+    let shape = m.init_i64("rs.shape", &[3], &[0, 4, -1]);
+    let rs = m.op("Reshape", &[&s, &shape], vec![]); // [1, 4, 8]
+    let wm = rand_init(&mut m, &mut rng, "mm.w", &[8, 6], 8);
+    let mm = m.op("MatMul", &[&rs, &wm], vec![]); // [1, 4, 6]
+    let bm = rand_init(&mut m, &mut rng, "mm.b", &[6], 1);
+    let mb = m.op("Add", &[&mm, &bm], vec![]);
+    let sm = m.op("Softmax", &[&mb], vec![attr_int("axis", 1)]); // over all 24 values
+    let un = m.op("Unsqueeze", &[&sm], vec![attr_ints("axes", &[1])]); // [1, 1, 4, 6]
+    let sq = m.op("Squeeze", &[&un], vec![attr_ints("axes", &[1])]); // [1, 4, 6]
+    let id = m.op("Identity", &[&sq], vec![]);
+    let dr = m.op("Dropout", &[&id], vec![attr_float("ratio", 0.5)]);
+    let f = m.op("Flatten", &[&dr], vec![attr_int("axis", 1)]); // [1, 24]
+    let bn_scale = m.init_f32("bn.scale", &[24], &positive(&mut rng, 24, 0.5, 1.5));
+    let bn_b = rand_init(&mut m, &mut rng, "bn.b", &[24], 1);
+    let bn_mean = m.init_f32("bn.mean", &[24], &positive(&mut rng, 24, 0.0, 0.1));
+    let bn_var = m.init_f32("bn.var", &[24], &positive(&mut rng, 24, 0.5, 2.0));
+    let f = m.op("BatchNormalization", &[&f, &bn_scale, &bn_b, &bn_mean, &bn_var], vec![]);
+    let k = rng.vec(24, 1.0).iter().map(|v| 10.0 + 5.0 * v).collect::<Vec<_>>();
+    m.node("Constant", "k", &[], &["k"], vec![attr_tensor("value", f32_tensor("", &[24], &k))]);
+    let fk = m.op("Mul", &[&f, "k"], vec![]);
+    let wg = rand_init(&mut m, &mut rng, "fc.w", &[24, 5], 24);
+    let cg = m.init_f32("fc.b", &[1], &[0.3]);
+    // No Softmax after it: a softmax ignores the scalar bias, whose gradient would then be 0.
+    let out = m.op("Gemm", &[&fk, &wg, &cg], vec![attr_float("alpha", 0.7), attr_float("beta", 1.3)]);
+    m.output(&out);
+    (m.to_bytes(), rng.vec(6 * 6 * 3, 1.0))
+}
+
+/// Opset 13 arithmetic: Add/Sub/Mul/Div with constants on either side and broadcast shapes
+/// (`[2,1,1]` from a Constant node, `[4]`, a scalar, `[3,1]`, `[1,2,1,1]`), Add/Mul/Div/Sub of two
+/// dynamic values (and a value times itself), one constant shared by two nodes (the engine's summed-gradient path), Tanh,
+/// Sigmoid, Cast, a mid-network Softmax over axis 1 (inner size 12), Unsqueeze/Squeeze with input
+/// axes, Reshape and MatMul + bias Add. Smooth everywhere. Input `[N, 2, 3, 4]`, 4 classes.
+fn arithmetic(seed: u64) -> (Vec<u8>, Vec<f32>) {
+    let mut rng = Rng::new(seed);
+    let mut m = OnnxBuilder::new("x", &[2, 3, 4]);
+    let k1 = positive(&mut rng, 2, 0.5, 1.5);
+    m.node("Constant", "k1", &[], &["k1"], vec![attr_tensor("value", f32_tensor("", &[2, 1, 1], &k1))]);
+    let a = m.op("Mul", &["x", "k1"], vec![]);
+    let cw = m.init_f32("cw", &[4], &rng.vec(4, 1.0));
+    let b = m.op("Sub", &[&cw, &a], vec![]);
+    let cs = m.init_f32("cs", &[], &[rng.uniform(1.5, 2.5)]);
+    let c = m.op("Div", &[&b, &cs], vec![]);
+    let ca = m.init_f32("ca", &[3, 1], &rng.vec(3, 1.0));
+    let d = m.op("Add", &[&ca, &c], vec![]);
+    let t = m.op("Tanh", &[&d], vec![]);
+    let shared = m.init_f32("shared", &[4], &rng.vec(4, 1.0));
+    let ds = m.op("Mul", &[&d, &shared], vec![]);
+    let s = m.op("Sigmoid", &[&ds], vec![]);
+    let offset = m.init_f32("offset", &[], &[1.5]);
+    let den = m.op("Add", &[&s, &offset], vec![]); // in (1.5, 2.5)
+    let cn = m.init_f32("cn", &[1, 2, 1, 1], &rng.vec(2, 1.0));
+    let q = m.op("Div", &[&cn, &den], vec![]);
+    let p = m.op("Mul", &[&t, &shared], vec![]);
+    let r1 = m.op("Add", &[&p, &q], vec![]);
+    let tt = m.op("Mul", &[&t, &t], vec![]);
+    let r1 = m.op("Sub", &[&r1, &tt], vec![]);
+    let r2 = m.op("Mul", &[&r1, &t], vec![]);
+    let r3 = m.op("Div", &[&r2, &den], vec![]);
+    let r4 = m.op("Sub", &[&r3, &q], vec![]);
+    let cast = m.op("Cast", &[&r4], vec![attr_int("to", 1)]);
+    let sm = m.op("Softmax", &[&cast], vec![attr_int("axis", 1)]); // [1, 2, 3, 4], inner 12
+    let axes = m.init_i64("axes", &[1], &[2]);
+    let un = m.op("Unsqueeze", &[&sm, &axes], vec![]); // [1, 2, 1, 3, 4]
+    let sq = m.op("Squeeze", &[&un, &axes], vec![]);
+    let shape = m.init_i64("shape", &[2], &[0, -1]);
+    let rs = m.op("Reshape", &[&sq, &shape], vec![]); // [1, 24]
+    let wm = m.init_f32("fc.w", &[24, 4], &rng.vec(96, 3.0));
+    let mm = m.op("MatMul", &[&rs, &wm], vec![]);
+    let bm = rand_init(&mut m, &mut rng, "fc.b", &[4], 1);
+    let out = m.op("Add", &[&mm, &bm], vec![]);
+    m.output(&out);
+    (m.to_bytes(), rng.vec(24, 1.0))
+}
+
+#[test]
+fn graphs_cover_every_supported_op() {
+    let mut seen = std::collections::BTreeSet::new();
+    for bytes in [conv_stack(1).0, pools_and_views(1).0, arithmetic(1).0, shape_arithmetic()] {
+        let model: wbound::onnx::proto::ModelProto = prost::Message::decode(&bytes[..]).unwrap();
+        seen.extend(model.graph.unwrap().node.into_iter().map(|n| n.op_type));
+    }
+    let missing: Vec<_> = wbound::onnx::SUPPORTED_OPS.iter().filter(|op| !seen.contains(**op)).collect();
+    assert!(missing.is_empty(), "ops without a gradient test: {missing:?}");
+}
+
+/// `x.view(x.size(0), -1)` as PyTorch exports it (Shape, Gather, Unsqueeze, Concat, Cast), then
+/// Gemm; the shape arithmetic folds to constants.
+fn shape_arithmetic() -> Vec<u8> {
+    let mut rng = Rng::new(7);
+    let mut m = OnnxBuilder::new("x", &[2, 3]);
+    let sh = m.op("Shape", &["x"], vec![]);
+    let zero = m.init_i64("zero", &[], &[0]);
+    let n = m.op("Gather", &[&sh, &zero], vec![attr_int("axis", 0)]);
+    let axes = m.init_i64("axes", &[1], &[0]);
+    let nu = m.op("Unsqueeze", &[&n, &axes], vec![]);
+    let minus1 = m.init_i64("minus1", &[1], &[-1]);
+    let target = m.op("Concat", &[&nu, &minus1], vec![attr_int("axis", 0)]);
+    let target = m.op("Cast", &[&target], vec![attr_int("to", 7)]);
+    let flat = m.op("Reshape", &["x", &target], vec![]);
+    let w = rand_init(&mut m, &mut rng, "fc.w", &[3, 6], 6);
+    let out = m.op("Gemm", &[&flat, &w], vec![attr_int("transB", 1)]);
+    m.output(&out);
+    m.to_bytes()
+}
+
+#[test]
+fn conv_stack_gradients_match_finite_differences() {
+    // Relu, LeakyRelu and MaxPool have kinks: fixed seeds keep the check deterministic.
+    for seed in [1, 2, 3, 4] {
+        let (bytes, x) = conv_stack(seed);
+        check_gradients(&format!("conv_stack seed {seed}"), &bytes, &x);
+    }
+}
+
+#[test]
+fn shape_arithmetic_gradients_match_finite_differences() {
+    check_gradients("shape_arithmetic", &shape_arithmetic(), &[0.5, -1.0, 2.0, 0.25, -0.75, 1.5]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn pools_and_views_gradients_match_finite_differences(seed in any::<u64>()) {
+        let (bytes, x) = pools_and_views(seed);
+        check_gradients(&format!("pools_and_views seed {seed}"), &bytes, &x);
+    }
+
+    #[test]
+    fn arithmetic_gradients_match_finite_differences(seed in any::<u64>()) {
+        let (bytes, x) = arithmetic(seed);
+        check_gradients(&format!("arithmetic seed {seed}"), &bytes, &x);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The interpreter (and the engine) against closed forms.
+// ---------------------------------------------------------------------------------------------
+
+/// Runs a model on `x` with the interpreter and the engine and checks both against `want`.
+fn check_closed_form(label: &str, bytes: &[u8], x: &[f32], want: &[f64]) {
+    let model = Model::from_bytes(bytes).unwrap_or_else(|e| panic!("{label}: {e}"));
+    let g = model.graph();
+    let got = interpret(g, &weights64(g), &to64(x));
+    assert_eq!(got.len(), want.len(), "{label}: interpreter output length");
+    for (i, (a, b)) in got.iter().zip(want).enumerate() {
+        assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{label}[{i}]: interpreter {a} vs {b}");
+    }
+    let engine = model.logits(x).unwrap();
+    for (i, (&a, b)) in engine.iter().zip(want).enumerate() {
+        let a = f64::from(a);
+        assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "{label}[{i}]: engine {a} vs {b}");
+    }
+}
+
+/// A 1-channel 3×3 input `1..9` through a 2×2 kernel `[[1, 2], [3, 4]]` with bias 0.5, without
+/// padding and with stride 2 and pads `[1, 1, 0, 0]` (top, left).
+#[test]
+fn interpreter_matches_a_hand_computed_convolution() {
+    let x: Vec<f32> = (1..=9).map(|v| v as f32).collect();
+    for (pads, strides, want) in [
+        ([0, 0, 0, 0], [1, 1], [37.5, 47.5, 67.5, 77.5]),
+        // Windows: {x00·4}, {x01·3 + x02·4}, {x10·2 + x20·4}, {x11 + 2x12 + 3x21 + 4x22}.
+        ([1, 1, 0, 0], [2, 2], [4.5, 18.5, 36.5, 77.5]),
+    ] {
+        let mut m = OnnxBuilder::new("x", &[1, 3, 3]);
+        let w = m.init_f32("w", &[1, 1, 2, 2], &[1.0, 2.0, 3.0, 4.0]);
+        let b = m.init_f32("b", &[1], &[0.5]);
+        let c = m.op("Conv", &["x", &w, &b], vec![attr_ints("pads", &pads), attr_ints("strides", &strides)]);
+        let f = m.op("Flatten", &[&c], vec![]);
+        m.output(&f);
+        check_closed_form(&format!("conv pads {pads:?}"), &m.to_bytes(), &x, &want);
+    }
+}
+
+#[test]
+fn interpreter_matches_hand_computed_pools() {
+    let pool = |op: &str, x: &[f32], side: i64, attrs: Vec<_>, want: &[f64], label: &str| {
+        let mut m = OnnxBuilder::new("x", &[1, side, side]);
+        let p = m.op(op, &["x"], attrs);
+        let f = m.op("Flatten", &[&p], vec![]);
+        m.output(&f);
+        check_closed_form(label, &m.to_bytes(), x, want)
+    };
+    let k2s2 = || vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2])];
+    // [[1, 5, 2], [7, 3, 9], [4, 8, 6]]: ceil_mode adds the partial windows {2, 9}, {4, 8}, {6}.
+    let x = [1.0, 5.0, 2.0, 7.0, 3.0, 9.0, 4.0, 8.0, 6.0];
+    let mut ceil = k2s2();
+    ceil.push(attr_int("ceil_mode", 1));
+    pool("MaxPool", &x, 3, ceil, &[7.0, 9.0, 8.0, 6.0], "max ceil_mode");
+    // Without ceil_mode only the first window remains; a broadcast Add gives the two logits a
+    // classifier needs: [7] + [0, 1].
+    let mut m = OnnxBuilder::new("x", &[1, 3, 3]);
+    let p = m.op("MaxPool", &["x"], k2s2());
+    let f = m.op("Flatten", &[&p], vec![]);
+    let two = m.init_f32("two", &[2], &[0.0, 1.0]);
+    let out = m.op("Add", &[&f, &two], vec![]); // [1, 2] by broadcasting [1, 1] + [2]
+    m.output(&out);
+    check_closed_form("max floor", &m.to_bytes(), &x, &[7.0, 8.0]);
+
+    // Padding: a max pool ignores it (the inputs are negative, a zero pad would win); an average
+    // divides by the elements inside (count_include_pad 0) or by the whole padded window (1).
+    let x = [-1.0, -2.0, -3.0, -4.0];
+    let mut padded = k2s2();
+    padded.push(attr_ints("pads", &[1, 1, 1, 1]));
+    pool("MaxPool", &x, 2, padded.clone(), &[-1.0, -2.0, -3.0, -4.0], "max pads");
+    pool("AveragePool", &x, 2, padded.clone(), &[-1.0, -2.0, -3.0, -4.0], "avg pads cip 0");
+    padded.push(attr_int("count_include_pad", 1));
+    pool("AveragePool", &x, 2, padded, &[-0.25, -0.5, -0.75, -1.0], "avg pads cip 1");
+    // A 3×3 window with stride 1 and pads 1 on a 2×2 input: every window holds all 4 values.
+    let avg =
+        vec![attr_ints("kernel_shape", &[3, 3]), attr_ints("pads", &[1, 1, 1, 1]), attr_int("count_include_pad", 1)];
+    pool("AveragePool", &x, 2, avg, &[-10.0 / 9.0; 4], "avg 3x3 cip 1");
+    // ceil_mode without pads: the partial windows divide by the elements they hold, with or
+    // without count_include_pad (as PyTorch and onnxruntime): [[1, 2, 3], [4, 5, 6], [7, 8, 9]].
+    let x: Vec<f32> = (1..=9).map(|v| v as f32).collect();
+    for cip in [0, 1] {
+        let mut attrs = k2s2();
+        attrs.extend([attr_int("ceil_mode", 1), attr_int("count_include_pad", cip)]);
+        pool("AveragePool", &x, 3, attrs, &[3.0, 4.5, 7.5, 9.0], &format!("avg ceil_mode cip {cip}"));
+    }
+    // Dilation 2: the one 2×2 window takes the corners {1, 3, 2, 6} of a 3×3 input, not its 9.
+    let mut m = OnnxBuilder::new("x", &[1, 3, 3]);
+    let p = m.op("MaxPool", &["x"], vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("dilations", &[2, 2])]);
+    let f = m.op("Flatten", &[&p], vec![]);
+    let two = m.init_f32("two", &[2], &[0.0, 1.0]);
+    let out = m.op("Add", &[&f, &two], vec![]);
+    m.output(&out);
+    check_closed_form("max dilation", &m.to_bytes(), &[1.0, 5.0, 3.0, 7.0, 9.0, 8.0, 2.0, 4.0, 6.0], &[6.0, 7.0]);
+    // GlobalAveragePool over a [2, 2, 2] sample: per-channel means.
+    let mut m = OnnxBuilder::new("x", &[2, 2, 2]);
+    let p = m.op("GlobalAveragePool", &["x"], vec![]);
+    let f = m.op("Flatten", &[&p], vec![]);
+    m.output(&f);
+    check_closed_form("gap", &m.to_bytes(), &[1.0, 2.0, 3.0, 4.0, 10.0, 20.0, 30.0, 40.0], &[2.5, 25.0]);
+}
+
+fn softmax(v: &[f64]) -> Vec<f64> {
+    let total: f64 = v.iter().map(|x| x.exp()).sum();
+    v.iter().map(|x| x.exp() / total).collect()
+}
+
+/// Softmax of a `[1, 2, 3]` sample: over the last axis (opset 13 default), over the flattened
+/// trailing axes from axis 1 (opset 11 default), and over axis 1 (opset 13, inner size 3).
+#[test]
+fn interpreter_matches_hand_computed_softmax() {
+    let x = [0.5f32, -1.0, 2.0, 0.0, 1.0, -0.5];
+    let x64 = to64(&x);
+    let per_row = [softmax(&x64[..3]), softmax(&x64[3..])].concat();
+    let flat = softmax(&x64);
+    let cols: Vec<Vec<f64>> = (0..3).map(|j| softmax(&[x64[j], x64[3 + j]])).collect();
+    let per_col: Vec<f64> = (0..6).map(|i| cols[i % 3][i / 3]).collect();
+    for (opset, axis, want) in [(13, None, per_row), (11, None, flat), (13, Some(1), per_col)] {
+        let mut m = OnnxBuilder::new("x", &[2, 3]).opset(opset);
+        let s = m.op("Softmax", &["x"], axis.map(|a| attr_int("axis", a)).into_iter().collect());
+        let f = m.op("Flatten", &[&s], vec![]);
+        m.output(&f);
+        check_closed_form(&format!("softmax opset {opset} axis {axis:?}"), &m.to_bytes(), &x, &want);
+    }
+}
+
+/// Gemm with alpha, beta and transB; broadcasting Add/Mul/Sub/Div; Transpose; BatchNormalization;
+/// the activations.
+#[test]
+fn interpreter_matches_hand_computed_dense_and_elementwise_ops() {
+    // y_j = 2 · (B_j · x) + 0.5 · 1 with B = [[1, 2], [3, 4], [5, 6]] (transB = 1), x = [1, 2].
+    let mut m = OnnxBuilder::new("x", &[2]);
+    let b = m.init_f32("B", &[3, 2], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    let c = m.init_f32("C", &[3], &[1.0, 1.0, 1.0]);
+    let attrs = vec![attr_int("transB", 1), attr_float("alpha", 2.0), attr_float("beta", 0.5)];
+    let y = m.op("Gemm", &["x", &b, &c], attrs);
+    m.output(&y);
+    check_closed_form("gemm", &m.to_bytes(), &[1.0, 2.0], &[10.5, 22.5, 34.5]);
+
+    // x: [1, 2, 3] = [[1, 2, 3], [4, 5, 6]]; (x + [10, 20, 30]) · [[1], [-1]] then transposed to
+    // [1, 3, 2], minus 1 and divided by 2.
+    let mut m = OnnxBuilder::new("x", &[2, 3]);
+    let row = m.init_f32("row", &[3], &[10.0, 20.0, 30.0]);
+    let col = m.init_f32("col", &[2, 1], &[1.0, -1.0]);
+    let one = m.init_f32("one", &[], &[1.0]);
+    let two = m.init_f32("two", &[1], &[2.0]);
+    let a = m.op("Add", &["x", &row], vec![]);
+    let b = m.op("Mul", &[&col, &a], vec![]);
+    let t = m.op("Transpose", &[&b], vec![attr_ints("perm", &[0, 2, 1])]);
+    let s = m.op("Sub", &[&t, &one], vec![]);
+    let d = m.op("Div", &[&s, &two], vec![]);
+    let f = m.op("Flatten", &[&d], vec![]);
+    m.output(&f);
+    let x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    // a = [[11, 22, 33], [14, 25, 36]]; b = [[11, 22, 33], [-14, -25, -36]];
+    // t = [[11, -14], [22, -25], [33, -36]]; (t − 1) / 2:
+    let want = [5.0, -7.5, 10.5, -13.0, 16.0, -18.5];
+    check_closed_form("broadcast", &m.to_bytes(), &x, &want);
+
+    // BatchNormalization on [1, 2, 2] with var 3 and epsilon 1 (√4 = 2), then each activation.
+    let x = [3.0f32, -1.0, 0.0, 5.0];
+    let pre: Vec<f64> = x
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let c = i / 2;
+            [2.0, 0.5][c] * (f64::from(v) - [1.0, -1.0][c]) / 2.0 + [0.25, -0.25][c]
+        })
+        .collect(); // [2.25, -1.75, 0.0, 1.25]
+    type Case = (&'static str, Vec<wbound::onnx::proto::AttributeProto>, fn(f64) -> f64);
+    let acts: [Case; 5] = [
+        ("Relu", vec![], |v| v.max(0.0)),
+        ("LeakyRelu", vec![attr_float("alpha", 0.25)], |v| if v > 0.0 { v } else { 0.25 * v }),
+        ("Sigmoid", vec![], |v| 1.0 / (1.0 + (-v).exp())),
+        ("Tanh", vec![], f64::tanh),
+        ("Elu", vec![attr_float("alpha", 0.5)], |v| if v > 0.0 { v } else { 0.5 * (v.exp() - 1.0) }),
+    ];
+    for (op, attrs, f) in acts {
+        let mut m = OnnxBuilder::new("x", &[2, 2]);
+        let s = m.init_f32("s", &[2], &[2.0, 0.5]);
+        let b = m.init_f32("b", &[2], &[0.25, -0.25]);
+        let mu = m.init_f32("mu", &[2], &[1.0, -1.0]);
+        let var = m.init_f32("var", &[2], &[3.0, 3.0]);
+        let attrs_bn = vec![attr_float("epsilon", 1.0)];
+        let y = m.op("BatchNormalization", &["x", &s, &b, &mu, &var], attrs_bn);
+        let a = m.op(op, &[&y], attrs);
+        let fl = m.op("Flatten", &[&a], vec![]);
+        m.output(&fl);
+        let want: Vec<f64> = pre.iter().map(|&v| f(v)).collect();
+        check_closed_form(op, &m.to_bytes(), &x, &want);
+    }
+}
+
+/// `auto_pad`: the total padding `(out − 1)·stride + extent − in` goes to the end (SAME_UPPER) or
+/// the start (SAME_LOWER) when odd; output size `ceil(in / stride)`.
+#[test]
+fn same_auto_pad_follows_the_onnx_spec() {
+    for (mode, pads) in [("SAME_UPPER", [0, 0, 1, 1]), ("SAME_LOWER", [1, 1, 0, 0]), ("VALID", [0; 4])] {
+        let mut m = OnnxBuilder::new("x", &[1, 5, 5]);
+        let w = m.init_f32("w", &[2, 1, 2, 2], &[1.0; 8]);
+        let attrs = vec![attr_str("auto_pad", mode), attr_ints("strides", &[2, 2])];
+        let c = m.op("Conv", &["x", &w], attrs);
+        let f = m.op("Flatten", &[&c], vec![]);
+        m.output(&f);
+        let model = Model::from_bytes(&m.to_bytes()).unwrap();
+        let Op::Conv(conv) = &model.graph().nodes[0].op else { panic!("not a Conv") };
+        assert_eq!(conv.pads, pads, "{mode}");
+        let side = if mode == "VALID" { 2 } else { 3 };
+        assert_eq!([conv.oh, conv.ow], [side, side], "{mode}");
+    }
+}

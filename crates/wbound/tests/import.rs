@@ -1,0 +1,337 @@
+//! ONNX import end to end: a PyTorch-style residual CNN loads, gets the right parameter roles and
+//! scores; tf2onnx's NHWC layout gives the same logits as NCHW; PyTorch's shape arithmetic
+//! imports; and every kind of bad input is an error that names what is wrong, on one line.
+
+mod common;
+
+use common::{attr_float, attr_int, attr_ints, OnnxBuilder, Rng};
+use wbound::graph::Role;
+use wbound::{ArrayDataset, Model, Status, WeightsBoundaryCalculator};
+
+/// Adds a random float initializer scaled for its fan-in.
+fn rand_init(m: &mut OnnxBuilder, rng: &mut Rng, name: &str, dims: &[i64], fan_in: usize) -> String {
+    let n = dims.iter().product::<i64>() as usize;
+    m.init_f32(name, dims, &rng.vec(n, (3.0 / fan_in as f32).sqrt()))
+}
+
+/// Adds a named node with one output of the same name.
+fn node(
+    m: &mut OnnxBuilder,
+    op: &str,
+    name: &str,
+    inputs: &[&str],
+    attrs: Vec<wbound::onnx::proto::AttributeProto>,
+) -> String {
+    m.node(op, name, inputs, &[name], attrs);
+    name.to_string()
+}
+
+/// `torch.onnx.export` of a small ResNet: input `[N, 3, 8, 8]`, Conv (bias) → BatchNormalization
+/// → Relu → MaxPool → residual block (Conv → Relu → Conv, Add with its input) →
+/// GlobalAveragePool → Flatten → Gemm (transB = 1) → Softmax, 10 classes.
+fn resnet(seed: u64) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    let mut m = OnnxBuilder::new("input", &[3, 8, 8]);
+    let pads = || vec![attr_ints("pads", &[1, 1, 1, 1]), attr_ints("kernel_shape", &[3, 3])];
+    let w = rand_init(&mut m, &mut rng, "conv1.weight", &[8, 3, 3, 3], 27);
+    let b = rand_init(&mut m, &mut rng, "conv1.bias", &[8], 27);
+    let c1 = node(&mut m, "Conv", "/conv1/Conv", &["input", &w, &b], pads());
+    let scale: Vec<f32> = (0..8).map(|_| rng.uniform(0.5, 1.5)).collect();
+    let var: Vec<f32> = (0..8).map(|_| rng.uniform(0.5, 2.0)).collect();
+    let s = m.init_f32("bn1.weight", &[8], &scale);
+    let bb = rand_init(&mut m, &mut rng, "bn1.bias", &[8], 1);
+    let mean = rand_init(&mut m, &mut rng, "bn1.running_mean", &[8], 3);
+    let var = m.init_f32("bn1.running_var", &[8], &var);
+    let bn_attrs = vec![attr_float("epsilon", 1e-5), attr_float("momentum", 0.9)];
+    let bn = node(&mut m, "BatchNormalization", "/bn1/BatchNormalization", &[&c1, &s, &bb, &mean, &var], bn_attrs);
+    let r = node(&mut m, "Relu", "/relu/Relu", &[&bn], vec![]);
+    let pool_attrs = vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2])];
+    let p = node(&mut m, "MaxPool", "/maxpool/MaxPool", &[&r], pool_attrs); // [1, 8, 4, 4]
+    let w = rand_init(&mut m, &mut rng, "layer1.conv1.weight", &[8, 8, 3, 3], 72);
+    let b = rand_init(&mut m, &mut rng, "layer1.conv1.bias", &[8], 72);
+    let c2 = node(&mut m, "Conv", "/layer1/conv1/Conv", &[&p, &w, &b], pads());
+    let r2 = node(&mut m, "Relu", "/layer1/relu/Relu", &[&c2], vec![]);
+    let w = rand_init(&mut m, &mut rng, "layer1.conv2.weight", &[8, 8, 3, 3], 72);
+    let b = rand_init(&mut m, &mut rng, "layer1.conv2.bias", &[8], 72);
+    let c3 = node(&mut m, "Conv", "/layer1/conv2/Conv", &[&r2, &w, &b], pads());
+    let add = node(&mut m, "Add", "/layer1/Add", &[&c3, &p], vec![]);
+    let gap = node(&mut m, "GlobalAveragePool", "/avgpool/GlobalAveragePool", &[&add], vec![]);
+    let flat = node(&mut m, "Flatten", "/Flatten", &[&gap], vec![attr_int("axis", 1)]);
+    let w = rand_init(&mut m, &mut rng, "fc.weight", &[10, 8], 8);
+    let b = rand_init(&mut m, &mut rng, "fc.bias", &[10], 8);
+    let gemm_attrs = vec![attr_float("alpha", 1.0), attr_float("beta", 1.0), attr_int("transB", 1)];
+    let fc = node(&mut m, "Gemm", "/fc/Gemm", &[&flat, &w, &b], gemm_attrs);
+    let out = node(&mut m, "Softmax", "output", &[&fc], vec![attr_int("axis", 1)]);
+    m.output(&out);
+    m.to_bytes()
+}
+
+fn argmax(y: &[f32]) -> usize {
+    (0..y.len()).fold(0, |b, k| if y[k] > y[b] { k } else { b })
+}
+
+#[test]
+fn pytorch_style_resnet_imports_with_the_right_roles_and_scores() {
+    let model = Model::from_bytes(&resnet(11)).unwrap();
+    assert_eq!(model.input_shape(), &[3, 8, 8]);
+    assert_eq!(model.num_classes(), 10);
+    let g = model.graph();
+    let layer_of = |node: &str| g.nodes.iter().position(|n| n.name == node).unwrap();
+    let expected = [
+        ("conv1.weight", Some("/conv1/Conv")),
+        ("conv1.bias", Some("/conv1/Conv")),
+        ("bn1.weight", Some("/bn1/BatchNormalization")),
+        ("bn1.bias", Some("/bn1/BatchNormalization")),
+        ("bn1.running_mean", None),
+        ("bn1.running_var", None),
+        ("layer1.conv1.weight", Some("/layer1/conv1/Conv")),
+        ("layer1.conv1.bias", Some("/layer1/conv1/Conv")),
+        ("layer1.conv2.weight", Some("/layer1/conv2/Conv")),
+        ("layer1.conv2.bias", Some("/layer1/conv2/Conv")),
+        ("fc.weight", Some("/fc/Gemm")),
+        ("fc.bias", Some("/fc/Gemm")),
+    ];
+    assert_eq!(model.tensors().len(), expected.len(), "{:?}", model.tensors());
+    for (name, layer) in expected {
+        let t = model.tensors().iter().find(|t| t.name == name).unwrap_or_else(|| panic!("no tensor {name}"));
+        let want = layer.map_or(Role::Statistic, |l| Role::Trainable { layer: layer_of(l) });
+        assert_eq!(t.role, want, "{name}");
+    }
+    let trainable = 8 * 27 + 8 + 8 + 8 + 2 * (8 * 72 + 8) + 80 + 10;
+    assert_eq!(model.num_trainable(), trainable);
+
+    let n = 6;
+    let data = ArrayDataset::new(vec![3, 8, 8], Rng::new(5).vec(n * 192, 1.0)).unwrap();
+    let scores = WeightsBoundaryCalculator::new(&model).threads(2).score_all(&data).unwrap();
+    assert_eq!(scores.len(), n);
+    for (i, s) in scores.iter().enumerate() {
+        let y = model.logits(data.sample(i)).unwrap();
+        assert!((y.iter().sum::<f32>() - 1.0).abs() < 1e-5, "sample {i}: softmax outputs {y:?}");
+        assert_eq!(s.original_class, argmax(&y), "sample {i}");
+        assert!(s.distance.is_finite() && s.distance > 0.0, "sample {i}: {s:?}");
+        assert_eq!(s.score, -s.distance, "sample {i}");
+        assert!(matches!(s.status, Status::Crossed | Status::OnBoundary | Status::StepLimit), "sample {i}: {s:?}");
+        assert!(s.steps >= 1, "sample {i}: {s:?}");
+    }
+}
+
+/// tf2onnx keeps Keras' NHWC input and inserts a Transpose before the first Conv, and another
+/// one back to NHWC before the Dense layer (whose kernel rows are in NHWC order); PyTorch works in
+/// NCHW throughout. Both exports of the same network must give the same logits.
+#[test]
+fn nhwc_and_nchw_exports_of_one_network_agree() {
+    let mut rng = Rng::new(3);
+    let conv_w = rng.vec(4 * 3 * 9, 0.3);
+    let conv_b = rng.vec(4, 0.1);
+    let (c, h, w, classes) = (4usize, 8usize, 8usize, 5usize);
+    // Dense kernel over NHWC-flattened features: row (y·w + x)·c + ch.
+    let dense_nhwc = rng.vec(h * w * c * classes, 0.1);
+    let dense_nchw: Vec<f32> = (0..c * h * w * classes)
+        .map(|i| {
+            let (row, k) = (i / classes, i % classes);
+            let (ch, y, x) = (row / (h * w), row / w % h, row % w);
+            dense_nhwc[((y * w + x) * c + ch) * classes + k]
+        })
+        .collect();
+    let bias = rng.vec(classes, 0.1);
+    let conv_attrs = || vec![attr_ints("pads", &[1, 1, 1, 1]), attr_ints("strides", &[1, 1])];
+
+    let mut tf = OnnxBuilder::new("input_1", &[8, 8, 3]);
+    let t = tf.op("Transpose", &["input_1"], vec![attr_ints("perm", &[0, 3, 1, 2])]);
+    let cw = tf.init_f32("conv2d/kernel", &[4, 3, 3, 3], &conv_w);
+    let cb = tf.init_f32("conv2d/bias", &[4], &conv_b);
+    let conv = tf.op("Conv", &[&t, &cw, &cb], conv_attrs());
+    let r = tf.op("Relu", &[&conv], vec![]);
+    let back = tf.op("Transpose", &[&r], vec![attr_ints("perm", &[0, 2, 3, 1])]);
+    let shape = tf.init_i64("const_shape", &[2], &[-1, 256]);
+    let flat = tf.op("Reshape", &[&back, &shape], vec![]);
+    let dw = tf.init_f32("dense/kernel", &[256, 5], &dense_nhwc);
+    let mm = tf.op("MatMul", &[&flat, &dw], vec![]);
+    let db = tf.init_f32("dense/bias", &[5], &bias);
+    let out = tf.op("Add", &[&mm, &db], vec![]);
+    tf.output(&out);
+    let tf = Model::from_bytes(&tf.to_bytes()).unwrap();
+    assert!(
+        matches!(tf.tensors().iter().find(|t| t.name == "dense/bias").unwrap().role, Role::Trainable { .. }),
+        "the Add after MatMul is the dense layer's bias"
+    );
+
+    let mut pt = OnnxBuilder::new("input", &[3, 8, 8]);
+    let cw = pt.init_f32("conv.weight", &[4, 3, 3, 3], &conv_w);
+    let cb = pt.init_f32("conv.bias", &[4], &conv_b);
+    let conv = pt.op("Conv", &["input", &cw, &cb], conv_attrs());
+    let r = pt.op("Relu", &[&conv], vec![]);
+    let flat = pt.op("Flatten", &[&r], vec![]);
+    let dw = pt.init_f32("fc.weight", &[256, 5], &dense_nchw);
+    let db = pt.init_f32("fc.bias", &[5], &bias);
+    let out = pt.op("Gemm", &[&flat, &dw, &db], vec![]);
+    pt.output(&out);
+    let pt = Model::from_bytes(&pt.to_bytes()).unwrap();
+
+    assert_eq!(tf.input_shape(), &[8, 8, 3]);
+    assert_eq!(pt.input_shape(), &[3, 8, 8]);
+    for sample in 0..4 {
+        let nchw = rng.vec(3 * 64, 1.0);
+        let nhwc: Vec<f32> = (0..3 * 64).map(|i| nchw[(i % 3) * 64 + i / 3]).collect();
+        let (a, b) = (tf.logits(&nhwc).unwrap(), pt.logits(&nchw).unwrap());
+        let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(scale > 0.1, "degenerate logits {b:?}");
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() <= 1e-5 * scale, "sample {sample}: NHWC {a:?} vs NCHW {b:?}");
+        }
+    }
+}
+
+/// PyTorch's `x.view(x.size(0), -1)`: Shape → Gather → Unsqueeze → Concat → Reshape, folded at
+/// import to a constant shape; the result equals Flatten. Opset 11 (axes as attribute) and 13
+/// (axes as input).
+#[test]
+fn pytorch_view_shape_arithmetic_imports() {
+    let mut rng = Rng::new(9);
+    let conv_w = rng.vec(3 * 2 * 4, 0.5);
+    let fc_w = rng.vec(4 * 3 * 2 * 2, 0.5);
+    let build = |opset: i64, view: bool| {
+        let mut m = OnnxBuilder::new("x", &[2, 3, 3]).opset(opset);
+        let cw = m.init_f32("conv.weight", &[3, 2, 2, 2], &conv_w);
+        let c = m.op("Conv", &["x", &cw], vec![]); // [1, 3, 2, 2]
+        let flat = if view {
+            let sh = m.op("Shape", &[&c], vec![]);
+            let idx = common::i64_tensor("", &[], &[0]);
+            m.node("Constant", "/Constant", &[], &["idx"], vec![common::attr_tensor("value", idx)]);
+            let n = m.op("Gather", &[&sh, "idx"], vec![attr_int("axis", 0)]);
+            let nu = if opset >= 13 {
+                let axes = m.init_i64("axes", &[1], &[0]);
+                m.op("Unsqueeze", &[&n, &axes], vec![])
+            } else {
+                m.op("Unsqueeze", &[&n], vec![attr_ints("axes", &[0])])
+            };
+            let minus1 = m.init_i64("minus1", &[1], &[-1]);
+            let target = m.op("Concat", &[&nu, &minus1], vec![attr_int("axis", 0)]);
+            m.op("Reshape", &[&c, &target], vec![])
+        } else {
+            m.op("Flatten", &[&c], vec![])
+        };
+        let fw = m.init_f32("fc.weight", &[4, 12], &fc_w);
+        let out = m.op("Gemm", &[&flat, &fw], vec![attr_int("transB", 1)]);
+        m.output(&out);
+        Model::from_bytes(&m.to_bytes()).unwrap_or_else(|e| panic!("opset {opset}, view {view}: {e}"))
+    };
+    let x = rng.vec(18, 1.0);
+    for opset in [11, 13] {
+        let (view, flat) = (build(opset, true), build(opset, false));
+        assert_eq!(view.num_classes(), 4);
+        assert_eq!(view.graph().nodes.len(), 2, "the shape arithmetic folds away: Conv and Gemm remain");
+        assert_eq!(view.logits(&x).unwrap(), flat.logits(&x).unwrap(), "opset {opset}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad inputs: each error is one line and names the thing that is wrong.
+// ---------------------------------------------------------------------------------------------
+
+fn one_line(e: &wbound::Error) -> String {
+    let msg = e.to_string();
+    assert!(!msg.contains('\n'), "multi-line error: {msg:?}");
+    msg
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("wbound-import-{}-{name}", std::process::id()))
+}
+
+#[test]
+fn truncated_model_is_a_format_error() {
+    let bytes = resnet(1);
+    for cut in [bytes.len() / 2, bytes.len() - 1, 20] {
+        let e = Model::from_bytes(&bytes[..cut]).unwrap_err();
+        let msg = one_line(&e);
+        assert!(matches!(e, wbound::Error::OnnxFormat(_)), "cut at {cut}: {e:?}");
+        assert!(msg.contains("not a valid ONNX model") && msg.contains("protobuf"), "cut at {cut}: {msg}");
+    }
+    // From a file, the message also names the file.
+    let path = tmp("truncated.onnx");
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let msg = one_line(&Model::load(&path).unwrap_err());
+    std::fs::remove_file(&path).ok();
+    assert!(msg.contains(&path.display().to_string()) && msg.contains("not a valid ONNX model"), "{msg}");
+}
+
+#[test]
+fn non_onnx_bytes_are_a_format_error() {
+    let png = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n', 0, 0, 0, 13, b'I', b'H', b'D', b'R'];
+    for bytes in [&b"hello world"[..], &png[..], &b""[..]] {
+        let e = Model::from_bytes(bytes).unwrap_err();
+        let msg = one_line(&e);
+        assert!(msg.starts_with("not a valid ONNX model: "), "{bytes:?}: {msg}");
+    }
+}
+
+#[test]
+fn unsupported_op_names_the_op_the_node_and_the_supported_ops() {
+    let mut m = OnnxBuilder::new("x", &[5, 4]);
+    let w = m.init_f32("W", &[1, 32, 4], &[0.1; 128]);
+    let r = m.init_f32("R", &[1, 32, 8], &[0.1; 256]);
+    m.node("LSTM", "/rnn/LSTM", &["x", &w, &r], &["y"], vec![attr_int("hidden_size", 8)]);
+    m.output("y");
+    let e = Model::from_bytes(&m.to_bytes()).unwrap_err();
+    let msg = one_line(&e);
+    assert!(msg.contains("'LSTM'") && msg.contains("'/rnn/LSTM'"), "{msg}");
+    for op in wbound::onnx::SUPPORTED_OPS {
+        assert!(msg.contains(op), "the list of supported ops lacks {op}: {msg}");
+    }
+}
+
+#[test]
+fn missing_model_file_names_the_path() {
+    let path = tmp("does-not-exist.onnx");
+    let e = Model::load(&path).unwrap_err();
+    let msg = one_line(&e);
+    assert!(msg.contains(&path.display().to_string()), "{msg}");
+    assert!(matches!(e, wbound::Error::Io { .. }), "{e:?}");
+}
+
+fn small_model() -> Model {
+    let mut rng = Rng::new(2);
+    let mut m = OnnxBuilder::new("x", &[3, 4, 4]);
+    let w = rand_init(&mut m, &mut rng, "conv.weight", &[2, 3, 3, 3], 27);
+    let c = m.op("Conv", &["x", &w], vec![]);
+    let f = m.op("Flatten", &[&c], vec![]);
+    let fw = rand_init(&mut m, &mut rng, "fc.weight", &[3, 8], 8);
+    let out = m.op("Gemm", &[&f, &fw], vec![attr_int("transB", 1)]);
+    m.output(&out);
+    Model::from_bytes(&m.to_bytes()).unwrap()
+}
+
+#[test]
+fn dataset_with_the_wrong_sample_shape_states_both_shapes() {
+    let model = small_model();
+    let data = ArrayDataset::new(vec![4, 4, 3], vec![0.5; 2 * 48]).unwrap();
+    let e = WeightsBoundaryCalculator::new(&model).threads(1).score_all(&data).unwrap_err();
+    let msg = one_line(&e);
+    assert!(msg.contains("[4, 4, 3]") && msg.contains("[3, 4, 4]"), "{msg}");
+}
+
+#[test]
+fn non_finite_input_names_the_sample() {
+    let model = small_model();
+    for bad in [f32::NAN, f32::INFINITY] {
+        let mut values = Rng::new(4).vec(5 * 48, 1.0);
+        values[3 * 48 + 17] = bad;
+        let data = ArrayDataset::new(vec![3, 4, 4], values).unwrap();
+        let e = WeightsBoundaryCalculator::new(&model).threads(2).score_all(&data).unwrap_err();
+        let msg = one_line(&e);
+        assert!(msg.contains("sample 3 ") && msg.contains("position 17"), "{msg}");
+        // Later batches too: the index is the data set's, not the batch's.
+        let e = WeightsBoundaryCalculator::new(&model).threads(2).batch_size(2).score_all(&data).unwrap_err();
+        assert!(one_line(&e).contains("sample 3 "), "{e}");
+    }
+}
+
+#[test]
+fn empty_dataset_is_an_error() {
+    let model = small_model();
+    let data = ArrayDataset::new(vec![3, 4, 4], Vec::new()).unwrap();
+    let e = WeightsBoundaryCalculator::new(&model).threads(2).score_all(&data).unwrap_err();
+    let msg = one_line(&e);
+    assert!(msg.contains("zero samples"), "{msg}");
+}
