@@ -52,6 +52,27 @@ impl Selection {
     }
 }
 
+/// Multiply-adds of the matrix products of one DeepFool step, by phase (the cost model of
+/// `docs/PERFORMANCE.md`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepCost {
+    /// The forward pass (also run once more after the last update).
+    pub forward: usize,
+    /// The backward pass of all cotangent rows to the earliest selected weight.
+    pub backward: usize,
+    /// The gradient norms of all rows (Gram form or materialised, whichever is cheaper).
+    pub norms: usize,
+    /// The chosen row's gradient, materialised for the update.
+    pub gradient: usize,
+}
+
+impl StepCost {
+    /// All phases together.
+    pub fn total(&self) -> usize {
+        self.forward + self.backward + self.norms + self.gradient
+    }
+}
+
 /// A graph prepared for DeepFool with a given weight selection.
 pub struct Engine<'g> {
     graph: &'g Graph,
@@ -124,6 +145,24 @@ impl<'g> Engine<'g> {
 
     pub fn selection(&self) -> &Selection {
         &self.selection
+    }
+
+    /// Multiply-adds of one DeepFool step with `m` cotangent rows and dual norm `q`.
+    pub fn step_cost(&self, m: usize, q: DualNorm) -> StepCost {
+        let g = self.graph;
+        let mut c = StepCost::default();
+        for (i, node) in g.nodes.iter().enumerate() {
+            let f = node.op.forward_macs();
+            c.forward += f;
+            if self.input_active[i].iter().any(|&a| a) {
+                c.backward += m * f;
+            }
+            if self.param_nodes.contains(&i) {
+                c.norms += node.op.norm_macs(m, q);
+                c.gradient += f;
+            }
+        }
+        c
     }
 
     /// Allocates one worker's memory.

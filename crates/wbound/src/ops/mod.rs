@@ -135,13 +135,25 @@ impl Op {
         }
     }
 
-    /// Multiply-adds of one forward pass (for the cost model and the benchmarks).
+    /// Multiply-adds of one forward pass, which is also the cost of one row's backward pass or
+    /// weight gradient (matrix products only: the element-wise ops are memory-bound and cheap).
     pub fn forward_macs(&self) -> usize {
         match self {
             Op::Linear(o) => o.rows * o.k * o.n,
             Op::Conv(o) => o.forward_macs(),
             _ => 0,
         }
+    }
+
+    /// Multiply-adds of the gradient norms of `m` rows along the route [`Op::grad_norms`] takes.
+    pub fn norm_macs(&self, m: usize, q: DualNorm) -> usize {
+        let direct = m * self.forward_macs();
+        let gram = match self {
+            Op::Linear(o) => gram::cost(o.rows, o.k, o.n, m),
+            Op::Conv(o) => o.group * gram::cost(o.oh * o.ow, o.cin / o.group * o.kernel[0] * o.kernel[1], o.cout / o.group, m),
+            _ => usize::MAX,
+        };
+        if q == DualNorm::L2 { direct.min(gram) } else { direct }
     }
 
     /// Computes the output of the node.
