@@ -146,3 +146,18 @@ fn scores_do_not_depend_on_batch_size_or_threads() {
         assert_eq!(base, other, "threads {threads}, batch {batch}");
     }
 }
+
+/// The 545k-parameter CNN of the speed benchmarks (random weights, zero biases put back into the
+/// tf2onnx export: see tests/fixtures/perf/cnn32/README.md).
+#[test]
+fn cnn32_with_its_biases_matches_influenciae() {
+    let model = Model::load(fixture("perf/cnn32", "model_bias.onnx")).unwrap();
+    assert_eq!(model.num_trainable(), 545_098);
+    let data = npy::read_dataset(&fixture("perf/cnn32", "x.npy")).unwrap().head(16);
+    let (_, reference) = npy::read_f32(&fixture("perf/cnn32", "scores.npy")).unwrap();
+    let got = score(&model, &data, Norm::L2);
+    for (i, (g, r)) in got.iter().zip(&reference).enumerate() {
+        let rel = (g.score - f64::from(*r)).abs() / f64::from(r.abs());
+        assert!(rel < 1e-3, "sample {i}: {} vs {r}", g.score);
+    }
+}
