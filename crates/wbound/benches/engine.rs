@@ -32,7 +32,8 @@ fn step(c: &mut Criterion) {
         let (model, data) = load(case);
         let graph = model.graph();
         let classes: Vec<usize> = (1..graph.num_classes()).collect();
-        let engine = Engine::new(graph, Selection::new(graph, ParamSelection::All.resolve(graph).unwrap()), classes.len());
+        let engine =
+            Engine::new(graph, Selection::new(graph, ParamSelection::All.resolve(graph).unwrap()), classes.len());
         let cost = engine.step_cost(classes.len(), DualNorm::L2);
         group.throughput(Throughput::Elements(2 * cost.total() as u64));
         let mut ws = engine.workspace();

@@ -85,6 +85,8 @@ pub struct Engine<'g> {
     param_nodes: Vec<usize>,
     /// Some selected tensor is read by several nodes: gradients must be summed before norms.
     shared: bool,
+    /// Every selected tensor is read by exactly one active node.
+    exact_cover: bool,
     rows: usize,
 }
 
@@ -136,7 +138,12 @@ impl<'g> Engine<'g> {
         param_nodes.retain(|&i| active[i]);
         let uses = graph.tensor_uses();
         let shared = selection.tensors.iter().any(|&t| uses[t] > 1);
-        Engine { graph, selection, active, input_active, param_nodes, shared, rows: rows.max(1) }
+        let mut active_uses = vec![0; graph.tensors.len()];
+        for &i in &param_nodes {
+            graph.nodes[i].op.tensors().iter().for_each(|&t| active_uses[t] += 1);
+        }
+        let exact_cover = selection.tensors.iter().all(|&t| active_uses[t] == 1);
+        Engine { graph, selection, active, input_active, param_nodes, shared, exact_cover, rows: rows.max(1) }
     }
 
     pub fn graph(&self) -> &Graph {
@@ -309,7 +316,11 @@ impl<'g> Engine<'g> {
     /// Fills `ws.grad` with row `row`'s gradient over the selected weights.
     pub fn gradient(&self, ws: &mut Workspace, row: usize) {
         let g = self.graph;
-        ws.grad.fill(0.0);
+        // Each selected tensor written by exactly one node: its block is copied, not accumulated.
+        let copy = self.exact_cover;
+        if !copy {
+            ws.grad.fill(0.0);
+        }
         let weights = Weights { tensors: &g.tensors, offsets: &self.selection.offsets, flat: &ws.w };
         for &i in &self.param_nodes {
             let node = &g.nodes[i];
@@ -326,7 +337,12 @@ impl<'g> Engine<'g> {
             let grad = &mut ws.grad;
             node.op.param_grad(&pass, dy, &mut ws.scratch, &mut |t, gt| {
                 if let Some(off) = offsets[t] {
-                    grad[off..off + gt.len()].iter_mut().zip(gt).for_each(|(a, &b)| *a += b);
+                    let dst = &mut grad[off..off + gt.len()];
+                    if copy {
+                        dst.copy_from_slice(gt);
+                    } else {
+                        dst.iter_mut().zip(gt).for_each(|(a, &b)| *a += b);
+                    }
                 }
             });
         }

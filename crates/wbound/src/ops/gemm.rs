@@ -57,10 +57,10 @@ pub fn gemm(
     if m == 0 || n == 0 {
         return;
     }
-    // Matrix–vector products (a dense layer on one sample) lose more to packing than they gain
-    // from the blocked kernel: do them as axpys or dot products, whichever the layouts make
-    // contiguous.
-    let small = m == 1;
+    // Matrix–vector and outer products (a dense layer on one sample, its weight gradient) lose
+    // more to packing than they gain from the blocked kernel: do them as axpys or dot products,
+    // whichever the layouts make contiguous.
+    let small = m == 1 || k == 1;
     if small && lb.cs == 1 && lc.cs == 1 {
         for i in 0..m {
             let y = &mut c[i * lc.rs..i * lc.rs + n];
