@@ -3,11 +3,14 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use wbound::data::{Format, Layout};
 use wbound::{Norm, ParamSelection};
 
 /// Find the training samples a classifier depends on most — above all the mislabeled ones — by
 /// the weights-boundary score: the smallest weight change that flips the model's prediction.
+///
+/// Exit codes: 0 success, 1 runtime error (file, model or data), 2 usage error.
 #[derive(Debug, Parser)]
 #[command(name = "wbound", version, about, max_term_width = 100)]
 pub struct Cli {
@@ -17,23 +20,77 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Score every sample and write one CSV row per sample, in input order.
+    /// Score every sample and write one row per sample, in input order.
     ///
-    /// Columns: index,score,distance,steps,status,original_class,final_class. score = −distance
+    /// CSV columns: index,score,distance,steps,status,original_class,final_class. score = −distance
     /// (higher = more suspicious); status is crossed, on_boundary, step_limit, stuck (no weight
     /// change moves the logits: distance inf) or non_finite.
     Score(ScoreArgs),
+    /// Show the k most (or least) suspicious samples: a table, and a PNG grid for images.
+    #[command(name = "top-k")]
+    TopK(TopKArgs),
+    /// Describe a model: shapes, ops, parameters, and whether wbound supports every op.
+    Inspect(InspectArgs),
+    /// Join the CSV outputs of `score --shard I/N` runs into one file, checking for gaps and
+    /// overlaps.
+    Merge(MergeArgs),
 }
 
+/// Where the samples come from and how to prepare them.
 #[derive(Debug, Args)]
-pub struct ScoreArgs {
+pub struct DataArgs {
+    /// The samples: .npy, .npz, MNIST IDX (*-ubyte[.gz]), CIFAR-10 binary (*.bin), an image folder
+    /// (one subfolder per class) or CSV.
+    #[arg(long, value_name = "DATA")]
+    pub inputs: PathBuf,
+
+    /// Read --inputs as this format instead of guessing from its name.
+    #[arg(long, value_name = "npy|npz|idx|cifar|images|csv")]
+    pub format: Option<Format>,
+
+    /// The array to read from an .npz archive [default: its only array].
+    #[arg(long, value_name = "NAME")]
+    pub key: Option<String>,
+
+    /// CSV: the column holding the labels (a header name or a 0-based index; -1 = last).
+    #[arg(long, value_name = "NAME")]
+    pub label_column: Option<String>,
+
+    /// Labels as an integer .npy of shape [N] (overrides labels from the format).
+    #[arg(long, value_name = "Y.npy")]
+    pub labels: Option<PathBuf>,
+
+    /// Multiply every value by this (e.g. 1/255 or 0.00392); fractions like 1/255 are accepted.
+    #[arg(long, value_name = "S", value_parser = parse_fraction)]
+    pub scale: Option<f32>,
+
+    /// Subtract per channel after scaling (comma-separated, one value or one per channel).
+    #[arg(long, value_name = "M[,M...]", value_delimiter = ',', allow_hyphen_values = true)]
+    pub mean: Vec<f32>,
+
+    /// Divide per channel after subtracting the mean (comma-separated).
+    #[arg(long, value_name = "S[,S...]", value_delimiter = ',')]
+    pub std: Vec<f32>,
+
+    /// Resize image-folder images to HxW (e.g. 32x32).
+    #[arg(long, value_name = "HxW", value_parser = parse_hw)]
+    pub resize: Option<(usize, usize)>,
+
+    /// Layout of image samples [default: what the model's input shape implies].
+    #[arg(long, value_name = "nchw|nhwc")]
+    pub layout: Option<Layout>,
+
+    /// Score only shard I of N (0-based): a contiguous slice; indices stay global.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<(usize, usize)>,
+}
+
+/// The DeepFool settings shared by `score` and `top-k`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
     /// The classifier, exported to ONNX (logits or probabilities as its output).
     #[arg(long, value_name = "M.onnx")]
     pub model: PathBuf,
-
-    /// Samples as a .npy array of float32 or float64, shape [N, <model input shape>].
-    #[arg(long, value_name = "X.npy")]
-    pub inputs: PathBuf,
 
     /// Maximum number of DeepFool weight updates per sample.
     #[arg(long, default_value_t = 100, value_name = "N")]
@@ -59,7 +116,134 @@ pub struct ScoreArgs {
     #[arg(long, value_name = "T", value_parser = clap::value_parser!(u64).range(1..))]
     pub threads: Option<u64>,
 
-    /// Output CSV file; '-' or absent: standard output.
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    /// Output file: .csv (all columns), .jsonl (one object per sample) or .npy (scores only,
+    /// float64); '-' or absent: CSV on standard output. A file appears only when complete.
     #[arg(long, value_name = "FILE|-")]
     pub out: Option<PathBuf>,
+
+    /// Continue an interrupted run into the same --out (the result is byte-identical to an
+    /// uninterrupted run).
+    #[arg(long, requires = "out")]
+    pub resume: bool,
+
+    /// Overwrite an existing --out (and discard an interrupted run's partial output).
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
+}
+
+/// Which end of the ranking `top-k` shows.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OrderArg {
+    /// Highest scores first: the most suspicious samples.
+    Descending,
+    /// Lowest scores first: the most robust samples.
+    Ascending,
+}
+
+#[derive(Debug, Args)]
+pub struct TopKArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    /// How many samples to show.
+    #[arg(short, long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
+    pub k: u64,
+
+    /// Which end of the ranking.
+    #[arg(long, value_enum, default_value_t = OrderArg::Descending)]
+    pub order: OrderArg,
+
+    /// Write a PNG grid of the k samples (image inputs), with index, label, prediction and score
+    /// under each tile.
+    #[arg(long, value_name = "FILE.png")]
+    pub grid: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The ONNX model.
+    #[arg(long, value_name = "M.onnx")]
+    pub model: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard outputs (CSV files written by `wbound score --shard I/N --out ...`), in any order.
+    #[arg(required = true, value_name = "SHARD.csv")]
+    pub shards: Vec<PathBuf>,
+
+    /// The merged CSV.
+    #[arg(long, value_name = "ALL.csv")]
+    pub out: PathBuf,
+
+    /// The number of samples of the whole data set: also catches a missing last shard.
+    #[arg(long, value_name = "N")]
+    pub expect: Option<usize>,
+
+    /// Overwrite an existing --out.
+    #[arg(long)]
+    pub force: bool,
+}
+
+fn parse_fraction(s: &str) -> Result<f32, String> {
+    let bad = || format!("'{s}' is not a number or a fraction like 1/255");
+    let v = match s.split_once('/') {
+        Some((a, b)) => a.trim().parse::<f32>().map_err(|_| bad())? / b.trim().parse::<f32>().map_err(|_| bad())?,
+        None => s.trim().parse::<f32>().map_err(|_| bad())?,
+    };
+    if v.is_finite() && v != 0.0 {
+        Ok(v)
+    } else {
+        Err(bad())
+    }
+}
+
+fn parse_hw(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("'{s}' is not a size like 32x32");
+    let (h, w) = s.split_once(['x', 'X']).ok_or_else(bad)?;
+    match (h.trim().parse::<usize>(), w.trim().parse::<usize>()) {
+        (Ok(h), Ok(w)) if h > 0 && w > 0 => Ok((h, w)),
+        _ => Err(bad()),
+    }
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("'{s}' is not a shard like 0/4 (shard index from 0 to N-1, then the shard count N)");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    match (i.trim().parse::<usize>(), n.trim().parse::<usize>()) {
+        (Ok(i), Ok(n)) if n > 0 && i < n => Ok((i, n)),
+        _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_parsers_accept_and_reject() {
+        assert_eq!(parse_fraction("1/255").unwrap(), 1.0 / 255.0);
+        assert_eq!(parse_fraction("0.5").unwrap(), 0.5);
+        assert!(parse_fraction("1/0").is_err() && parse_fraction("x").is_err());
+        assert_eq!(parse_hw("28x32").unwrap(), (28, 32));
+        assert!(parse_hw("28").is_err() && parse_hw("0x3").is_err());
+        assert_eq!(parse_shard("2/4").unwrap(), (2, 4));
+        assert!(parse_shard("4/4").is_err() && parse_shard("1/0").is_err() && parse_shard("a/b").is_err());
+    }
 }

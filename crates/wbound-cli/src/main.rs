@@ -1,27 +1,54 @@
-//! `wbound`: the command-line tool. Glue only — argument parsing, progress and writers; every
-//! number comes from the `wbound` library.
+//! `wbound`: the command-line tool. Glue only — argument parsing, progress, writers and plots;
+//! every number comes from the `wbound` library.
 //!
 //! Exit codes: 0 success, 1 runtime error (bad file, model or data), 2 usage error.
 
 mod args;
+mod grid;
+mod input;
+mod inspect;
+mod merge;
+mod output;
+mod progress;
 mod score;
-mod writer;
+mod topk;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
+/// An error in how the tool was called that clap cannot see (k larger than the data set, an
+/// output that exists without --force, ...): exit code 2.
+#[derive(Debug)]
+pub struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+/// A usage error as an `anyhow::Error`.
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Usage(msg.into()))
+}
+
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     let result = match cli.command {
         args::Command::Score(a) => score::run(&a),
+        args::Command::TopK(a) => topk::run(&a),
+        args::Command::Inspect(a) => inspect::run(&a),
+        args::Command::Merge(a) => merge::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(if e.downcast_ref::<Usage>().is_some() { 2 } else { 1 })
         }
     }
 }

@@ -1,41 +1,170 @@
-//! `wbound score`: scores every sample of a data set and writes the CSV.
+//! `wbound score`: scores every sample and writes one row per sample, resumably.
+//!
+//! Rows go first to `FILE.partial` (CSV, flushed after every batch), with the run's settings in
+//! `FILE.partial.run`; `--resume` drops a torn last line, skips the rows already there and appends
+//! the rest. When the last row is written the partial file becomes `FILE` (converted to JSON lines
+//! or `.npy` if asked), so `FILE` only ever holds a complete result, byte-identical to an
+//! uninterrupted run.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::Path;
 
 use anyhow::{Context, Result};
-use wbound::data::npy;
 use wbound::{Model, WeightsBoundaryCalculator};
 
-use crate::args::ScoreArgs;
-use crate::writer::{csv_row, CSV_HEADER};
+use crate::args::{RunArgs, ScoreArgs};
+use crate::input::{self, Input, Slice};
+use crate::output::{beside, csv_row, finalize, OutFormat, CSV_HEADER};
+use crate::{progress, usage};
+
+/// The calculator the run's settings describe.
+pub fn calculator<'m>(run: &RunArgs, model: &'m Model) -> WeightsBoundaryCalculator<'m> {
+    let calc = WeightsBoundaryCalculator::new(model)
+        .step_nbr(run.steps)
+        .norm(run.norm)
+        .eps(run.eps)
+        .params(run.params.clone())
+        .batch_size(run.batch_size as usize);
+    match run.threads {
+        Some(t) => calc.threads(t as usize),
+        None => calc,
+    }
+}
 
 pub fn run(a: &ScoreArgs) -> Result<()> {
-    let model = Model::load(&a.model)?;
-    let data = npy::read_dataset(&a.inputs)?;
-    let mut calc = WeightsBoundaryCalculator::new(&model)
-        .step_nbr(a.steps)
-        .norm(a.norm)
-        .eps(a.eps)
-        .params(a.params.clone())
-        .batch_size(a.batch_size as usize);
-    if let Some(t) = a.threads {
-        calc = calc.threads(t as usize);
+    let model = Model::load(&a.run.model)?;
+    let input = input::load(&a.data, &model)?;
+    let calc = calculator(&a.run, &model);
+    match a.out.as_deref().filter(|p| p.as_os_str() != "-") {
+        None => {
+            let mut out = BufWriter::new(std::io::stdout().lock());
+            writeln!(out, "{CSV_HEADER}")?;
+            score_rows(&calc, &input, 0, a.run.quiet, &mut out)
+        }
+        Some(path) => to_file(a, &calc, &input, path),
     }
-    let batches =
-        calc.compute_influence_values(&data).with_context(|| format!("cannot score {}", a.inputs.display()))?;
-    let mut out: Box<dyn Write> = match a.out.as_deref() {
-        None => Box::new(BufWriter::new(std::io::stdout().lock())),
-        Some(p) if p.as_os_str() == "-" => Box::new(BufWriter::new(std::io::stdout().lock())),
-        Some(p) => Box::new(BufWriter::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?)),
-    };
-    writeln!(out, "{CSV_HEADER}")?;
-    for batch in batches {
-        let batch = batch?;
-        for (i, s) in batch.scores.iter().enumerate() {
-            csv_row(&mut out, batch.start + i, s)?;
+}
+
+/// Scores the input's samples from `done` on (relative to its range) and writes their rows,
+/// flushing after every batch.
+fn score_rows(
+    calc: &WeightsBoundaryCalculator,
+    input: &Input,
+    done: usize,
+    quiet: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let start = input.range.start + done;
+    let slice = Slice { data: &input.data, range: start..input.range.end };
+    let bar = progress::bar(input.range.len(), done, quiet);
+    if !slice.range.is_empty() {
+        for batch in calc.compute_influence_values(&slice)? {
+            let batch = batch?;
+            for (i, s) in batch.scores.iter().enumerate() {
+                csv_row(out, start + batch.start + i, s)?;
+            }
+            out.flush()?;
+            bar.inc(batch.scores.len() as u64);
         }
     }
-    out.flush()?;
+    bar.finish_and_clear();
     Ok(())
+}
+
+/// What makes a run's rows: a resumed run must have been started with the same.
+fn fingerprint(a: &ScoreArgs) -> String {
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let (r, d) = (&a.run, &a.data);
+    format!(
+        "model={} ({} bytes)\ninputs={} ({} bytes)\nsteps={} norm={} eps={} params={}\nformat={:?} key={:?} label_column={:?} labels={:?} scale={:?} mean={:?} std={:?} resize={:?} layout={:?} shard={:?}\n",
+        r.model.display(),
+        size(&r.model),
+        d.inputs.display(),
+        size(&d.inputs),
+        r.steps,
+        r.norm,
+        r.eps,
+        r.params,
+        d.format,
+        d.key,
+        d.label_column,
+        d.labels,
+        d.scale,
+        d.mean,
+        d.std,
+        d.resize,
+        d.layout,
+        d.shard
+    )
+}
+
+fn to_file(a: &ScoreArgs, calc: &WeightsBoundaryCalculator, input: &Input, path: &Path) -> Result<()> {
+    let format = OutFormat::of(path)?;
+    let partial = beside(path, ".partial");
+    let stamp = beside(path, ".partial.run");
+    let resuming = a.resume && partial.exists();
+    if path.exists() && !a.force {
+        if a.resume && !partial.exists() {
+            eprintln!("{} is already complete: nothing to resume", path.display());
+            return Ok(());
+        }
+        return Err(usage(format!("{} exists; pass --force to overwrite it", path.display())));
+    }
+    if partial.exists() && !a.resume && !a.force {
+        return Err(usage(format!(
+            "an interrupted run left {}; pass --resume to continue it or --force to start over",
+            partial.display()
+        )));
+    }
+    let (file, done) = if resuming {
+        let settings = std::fs::read_to_string(&stamp).unwrap_or_default();
+        if settings != fingerprint(a) {
+            return Err(usage(format!(
+                "{} was started with other settings (see {}); rerun with those, or pass --force to start over",
+                partial.display(),
+                stamp.display()
+            )));
+        }
+        recover(&partial)?
+    } else {
+        let mut file = File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
+        writeln!(file, "{CSV_HEADER}")?;
+        std::fs::write(&stamp, fingerprint(a)).with_context(|| format!("cannot write {}", stamp.display()))?;
+        (file, 0)
+    };
+    if done > input.range.len() {
+        return Err(usage(format!("{} holds more rows ({done}) than there are samples to score", partial.display())));
+    }
+    let mut out = BufWriter::new(file);
+    score_rows(calc, input, done, a.run.quiet, &mut out)?;
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    finalize(&partial, path, format)?;
+    std::fs::remove_file(&stamp).ok();
+    Ok(())
+}
+
+/// Opens an interrupted run's partial CSV for appending: drops a torn last line (a kill in the
+/// middle of a write) and returns how many complete rows it holds.
+fn recover(partial: &Path) -> Result<(File, usize)> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(partial)
+        .with_context(|| format!("cannot open {}", partial.display()))?;
+    let mut text = String::new();
+    file.read_to_string(&mut text).with_context(|| format!("{} is not a wbound CSV", partial.display()))?;
+    let keep = text.rfind('\n').map_or(0, |i| i + 1);
+    let complete = &text[..keep];
+    let mut lines = complete.lines();
+    if lines.next() != Some(CSV_HEADER) {
+        return Err(usage(format!(
+            "{} does not start with the wbound CSV header; pass --force to start over",
+            partial.display()
+        )));
+    }
+    let rows = lines.count();
+    file.set_len(keep as u64)?;
+    file.seek(SeekFrom::End(0))?;
+    Ok((file, rows))
 }

@@ -26,3 +26,37 @@ pub fn graph_from_bytes(bytes: &[u8]) -> Result<Graph> {
         .map_err(|e| Error::OnnxFormat(format!("protobuf decoding failed ({e}); is this an .onnx file?")))?;
     import::build(&model)
 }
+
+/// What an ONNX file holds, read without building the graph, so that a model with unsupported ops
+/// can still be described.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub producer: String,
+    /// The default-domain opset.
+    pub opset: Option<i64>,
+    /// Nodes per op type (`domain:op` outside the default domain).
+    pub op_counts: std::collections::BTreeMap<String, usize>,
+    /// `(node name, op type)` of every node wbound cannot import.
+    pub unsupported: Vec<(String, String)>,
+}
+
+/// Decodes an ONNX model and lists its ops.
+pub fn summarize(bytes: &[u8]) -> Result<Summary> {
+    let model = proto::ModelProto::decode(bytes)
+        .map_err(|e| Error::OnnxFormat(format!("protobuf decoding failed ({e}); is this an .onnx file?")))?;
+    let graph = model.graph.as_ref().ok_or_else(|| Error::OnnxFormat("the file holds no graph".into()))?;
+    let mut op_counts = std::collections::BTreeMap::new();
+    let mut unsupported = Vec::new();
+    for (i, node) in graph.node.iter().enumerate() {
+        let default_domain = node.domain.is_empty() || node.domain == "ai.onnx";
+        let op = if default_domain { node.op_type.clone() } else { format!("{}:{}", node.domain, node.op_type) };
+        if !default_domain || !SUPPORTED_OPS.contains(&node.op_type.as_str()) {
+            let name = if node.name.is_empty() { format!("{}_{i}", node.op_type) } else { node.name.clone() };
+            unsupported.push((name, op.clone()));
+        }
+        *op_counts.entry(op).or_insert(0) += 1;
+    }
+    let opset = model.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version);
+    let producer = format!("{} {}", model.producer_name, model.producer_version).trim().to_string();
+    Ok(Summary { producer, opset, op_counts, unsupported })
+}

@@ -1,0 +1,54 @@
+//! `wbound inspect`: what a model holds and whether wbound can score it.
+
+use anyhow::{bail, Context, Result};
+use wbound::graph::Role;
+use wbound::onnx;
+use wbound::Model;
+
+use crate::args::InspectArgs;
+
+pub fn run(a: &InspectArgs) -> Result<()> {
+    let path = &a.model;
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let summary = onnx::summarize(&bytes).map_err(|e| e.in_file(path))?;
+    println!("model: {}", path.display());
+    println!("producer: {}  opset: {}", summary.producer, summary.opset.map_or("?".into(), |v| v.to_string()));
+    println!("ops ({} nodes):", summary.op_counts.values().sum::<usize>());
+    for (op, count) in &summary.op_counts {
+        let mark = if onnx::SUPPORTED_OPS.contains(&op.as_str()) { "" } else { "  UNSUPPORTED" };
+        println!("  {op:<22} {count:>5}{mark}");
+    }
+    if let Some((node, op)) = summary.unsupported.first() {
+        bail!(
+            "unsupported op '{op}' at node '{node}'{}; supported ops: {}",
+            if summary.unsupported.len() > 1 {
+                format!(" (and {} more nodes)", summary.unsupported.len() - 1)
+            } else {
+                String::new()
+            },
+            onnx::SUPPORTED_OPS.join(", ")
+        );
+    }
+    let model = Model::from_bytes(&bytes).map_err(|e| e.in_file(path))?;
+    let g = model.graph();
+    let dims = |s: &[usize]| s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ");
+    println!("input:  {} [N, {}]", g.values[g.input].name, dims(model.input_shape()));
+    println!(
+        "output: {} [N, {}] ({} classes)",
+        g.values[g.output].name,
+        dims(&g.values[g.output].shape[1..]),
+        model.num_classes()
+    );
+    println!("parameters:");
+    println!("  {:<48} {:>16} {:>10}  role", "name", "shape", "count");
+    for t in model.tensors() {
+        let role = match t.role {
+            Role::Trainable { .. } => "trainable",
+            Role::Constant => "constant",
+            Role::Statistic => "statistic (not moved)",
+        };
+        println!("  {:<48} {:>16} {:>10}  {role}", t.name, format!("{:?}", t.shape), t.data.len());
+    }
+    println!("trainable: {} values; every op is supported", model.num_trainable());
+    Ok(())
+}

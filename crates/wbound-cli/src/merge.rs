@@ -1,0 +1,57 @@
+//! `wbound merge`: joins the CSVs of sharded `score` runs into one, in index order, refusing gaps
+//! (a shard missing or incomplete; a missing last shard only with `--expect N`) and overlaps (a
+//! shard given twice, or mismatched shard counts).
+
+use std::fs;
+
+use anyhow::{bail, Context, Result};
+
+use crate::args::MergeArgs;
+use crate::output::{parse_row, write_atomic, CSV_HEADER};
+use crate::usage;
+
+pub fn run(a: &MergeArgs) -> Result<()> {
+    if a.out.exists() && !a.force {
+        return Err(usage(format!("{} exists; pass --force to overwrite it", a.out.display())));
+    }
+    let texts: Vec<String> = a
+        .shards
+        .iter()
+        .map(|p| fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display())))
+        .collect::<Result<_>>()?;
+    // (index, shard number, line) for every row.
+    let mut rows: Vec<(usize, usize, &str)> = Vec::new();
+    for (s, (text, path)) in texts.iter().zip(&a.shards).enumerate() {
+        let mut lines = text.lines();
+        if lines.next() != Some(CSV_HEADER) {
+            bail!("{}: not a wbound scores CSV (its first line is not '{CSV_HEADER}')", path.display());
+        }
+        for (i, line) in lines.enumerate() {
+            let row = parse_row(line, &|| format!("{} line {}", path.display(), i + 2))?;
+            rows.push((row.index, s, line));
+        }
+    }
+    rows.sort_by_key(|r| r.0);
+    let name = |s: usize| a.shards[s].display().to_string();
+    for (expected, w) in rows.iter().enumerate() {
+        if w.0 < expected {
+            let first = rows.iter().find(|r| r.0 == w.0).map_or(w.1, |r| r.1);
+            bail!("overlap: index {} is in both {} and {}", w.0, name(first), name(w.1));
+        }
+        if w.0 > expected {
+            bail!("gap: indices {expected}..{} are in no shard (the next row, {}, is in {})", w.0 - 1, w.0, name(w.1));
+        }
+    }
+    if let Some(n) = a.expect.filter(|&n| n != rows.len()) {
+        bail!("gap: the shards hold indices 0..{} but --expect says {n} samples", rows.len().saturating_sub(1));
+    }
+    write_atomic(&a.out, |out| {
+        writeln!(out, "{CSV_HEADER}")?;
+        for (_, _, line) in &rows {
+            writeln!(out, "{line}")?;
+        }
+        Ok(())
+    })?;
+    eprintln!("merged {} rows from {} shards into {}", rows.len(), a.shards.len(), a.out.display());
+    Ok(())
+}
