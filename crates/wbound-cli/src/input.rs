@@ -3,7 +3,8 @@
 
 use std::ops::Range;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
+use wbound::data::stream::NpyStream;
 use wbound::data::{self, npy, ArrayDataset, Format, Layout, OpenOptions, Preprocess};
 use wbound::{Dataset, Model};
 
@@ -12,7 +13,9 @@ use crate::usage;
 
 /// The data set to score, with what the commands need to know about it.
 pub struct Input {
-    pub data: ArrayDataset,
+    pub data: Samples,
+    /// One label per sample, from the format or `--labels`.
+    pub labels: Option<Vec<i64>>,
     /// How to show a sample as a picture, when the samples are images.
     pub image: Option<Geometry>,
     /// The samples to score (the whole set, or the shard's slice), as global indices.
@@ -44,6 +47,16 @@ pub fn load(args: &DataArgs, model: &Model) -> Result<Input> {
         resize: args.resize,
         layout: if image { args.layout.unwrap_or_else(|| implied_layout(model.input_shape())) } else { Layout::Nchw },
     });
+    if format == Format::Npy && !wants_preprocess {
+        if let Some(stream) = NpyStream::open(&args.inputs)? {
+            let image = Geometry::of_shape(stream.sample_shape());
+            let stream = match fitted_shape(stream.sample_shape(), model) {
+                Some(shape) => stream.reshape(shape)?,
+                None => stream,
+            };
+            return finish(args, model, Samples::Stream(stream), None, image, None);
+        }
+    }
     let options = OpenOptions {
         format: Some(format),
         key: args.key.clone(),
@@ -52,13 +65,35 @@ pub fn load(args: &DataArgs, model: &Model) -> Result<Input> {
     };
     let loaded = data::open(&args.inputs, &options)?;
     let mut dataset = loaded.dataset;
-    if let Some(path) = &args.labels {
-        let labels = npy::read_labels(path)?;
-        dataset = dataset.with_labels(labels).with_context(|| format!("labels from {}", path.display()))?;
-    }
     let image = Geometry::of(&dataset);
-    dataset = fit_to_model(dataset, model)?;
-    if let Some(labels) = dataset.labels() {
+    if let Some(shape) = fitted_shape(dataset.sample_shape(), model) {
+        dataset = dataset.reshape(shape)?;
+    }
+    let labels = dataset.labels().map(<[i64]>::to_vec);
+    finish(args, model, Samples::Memory(dataset), labels, image, loaded.class_names)
+}
+
+/// Attaches `--labels`, checks the labels and picks the shard's range.
+fn finish(
+    args: &DataArgs,
+    model: &Model,
+    data: Samples,
+    labels: Option<Vec<i64>>,
+    image: Option<Geometry>,
+    class_names: Option<Vec<String>>,
+) -> Result<Input> {
+    let n = data.len();
+    let labels = match &args.labels {
+        Some(path) => {
+            let labels = npy::read_labels(path)?;
+            if labels.len() != n {
+                bail!("{}: {} labels for {n} samples", path.display(), labels.len());
+            }
+            Some(labels)
+        }
+        None => labels,
+    };
+    if let Some(labels) = &labels {
         let classes = model.num_classes() as i64;
         if let Some(i) = labels.iter().position(|&l| l < 0 || l >= classes) {
             bail!(
@@ -68,7 +103,6 @@ pub fn load(args: &DataArgs, model: &Model) -> Result<Input> {
             );
         }
     }
-    let n = dataset.len();
     if n == 0 {
         bail!("{}: the data set holds zero samples", args.inputs.display());
     }
@@ -79,7 +113,36 @@ pub fn load(args: &DataArgs, model: &Model) -> Result<Input> {
     if range.is_empty() {
         return Err(usage(format!("shard {:?} of {n} samples is empty: use fewer shards", args.shard)));
     }
-    Ok(Input { data: dataset, image, range, class_names: loaded.class_names })
+    Ok(Input { data, labels, image, range, class_names })
+}
+
+/// The samples: in memory, or streamed from an `.npy` file batch by batch.
+pub enum Samples {
+    Memory(ArrayDataset),
+    Stream(NpyStream),
+}
+
+impl Dataset for Samples {
+    fn len(&self) -> usize {
+        match self {
+            Samples::Memory(d) => d.len(),
+            Samples::Stream(d) => d.len(),
+        }
+    }
+
+    fn sample_shape(&self) -> &[usize] {
+        match self {
+            Samples::Memory(d) => d.sample_shape(),
+            Samples::Stream(d) => d.sample_shape(),
+        }
+    }
+
+    fn read(&self, start: usize, count: usize, out: &mut Vec<f32>) -> wbound::Result<()> {
+        match self {
+            Samples::Memory(d) => d.read(start, count, out),
+            Samples::Stream(d) => d.read(start, count, out),
+        }
+    }
 }
 
 /// The picture shape of image samples: channels, height, width, and whether channels come last.
@@ -98,7 +161,11 @@ impl Geometry {
         if let (Some((c, h, w)), Some(layout)) = (d.image_dims(), d.image_layout()) {
             return Some(Geometry { c, h, w, channels_last: layout == Layout::Nhwc });
         }
-        match *d.sample_shape() {
+        Geometry::of_shape(d.sample_shape())
+    }
+
+    fn of_shape(shape: &[usize]) -> Option<Geometry> {
+        match *shape {
             [h, w] if h > 1 && w > 1 => Some(Geometry { c: 1, h, w, channels_last: false }),
             [c, h, w] if (c == 1 || c == 3) && h > 4 && w > 4 => Some(Geometry { c, h, w, channels_last: false }),
             [h, w, c] if (c == 1 || c == 3) && h > 4 && w > 4 => Some(Geometry { c, h, w, channels_last: true }),
@@ -107,23 +174,19 @@ impl Geometry {
     }
 }
 
-/// Flattens samples for a model whose input is a vector (an MLP on images), or drops size-1 axes,
-/// when the element counts agree; anything else is left for the calculator to reject with both
-/// shapes.
-fn fit_to_model(dataset: ArrayDataset, model: &Model) -> Result<ArrayDataset> {
+/// The model's sample shape when samples of shape `have` should be viewed as it: flattened for a
+/// model whose input is a vector (an MLP on images), or with size-1 axes added or dropped, when
+/// the element counts agree. Anything else is left for the calculator to reject with both shapes.
+fn fitted_shape(have: &[usize], model: &Model) -> Option<Vec<usize>> {
     let want = model.input_shape();
-    let have = dataset.sample_shape();
     let squeeze = |s: &[usize]| s.iter().copied().filter(|&d| d != 1).collect::<Vec<_>>();
     let same_count = have.iter().product::<usize>() == want.iter().product::<usize>();
-    if have != want && same_count && (want.len() == 1 || squeeze(have) == squeeze(want)) {
-        return Ok(dataset.reshape(want.to_vec())?);
-    }
-    Ok(dataset)
+    (have != want && same_count && (want.len() == 1 || squeeze(have) == squeeze(want))).then(|| want.to_vec())
 }
 
 /// A contiguous slice of a data set, indexed from 0.
 pub struct Slice<'a> {
-    pub data: &'a ArrayDataset,
+    pub data: &'a dyn Dataset,
     pub range: Range<usize>,
 }
 

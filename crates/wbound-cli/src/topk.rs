@@ -30,7 +30,7 @@ pub fn run(a: &TopKArgs) -> Result<()> {
     };
     let slice = Slice { data: &input.data, range: input.range.clone() };
     let top = calc.compute_top_k_from_training_dataset(&slice, k, order)?;
-    let labels = input.data.labels();
+    let labels = input.labels.as_deref();
     let name = |c: i64| match &input.class_names {
         Some(names) => names.get(c as usize).map_or(c.to_string(), |s| format!("{c} ({s})")),
         None => c.to_string(),

@@ -40,6 +40,7 @@ pub mod images;
 pub mod npy;
 pub mod npz;
 mod preprocess;
+pub mod stream;
 
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
