@@ -1,9 +1,10 @@
 //! `wbound inspect`: what a model holds and whether wbound can score it.
 
 use anyhow::{bail, Context, Result};
+use wbound::engine::{DualNorm, Engine, Selection};
 use wbound::graph::Role;
 use wbound::onnx;
-use wbound::Model;
+use wbound::{Model, ParamSelection};
 
 use crate::args::InspectArgs;
 
@@ -50,5 +51,16 @@ pub fn run(a: &InspectArgs) -> Result<()> {
         println!("  {:<48} {:>16} {:>10}  {role}", t.name, format!("{:?}", t.shape), t.data.len());
     }
     println!("trainable: {} values; every op is supported", model.num_trainable());
+    let selection = Selection::new(g, ParamSelection::All.resolve(g)?);
+    let m = model.num_classes() - 1;
+    let c = Engine::new(g, selection, m).step_cost(m, DualNorm::L2);
+    println!(
+        "one DeepFool step (l2, all parameters, {m} cotangent rows), multiply-adds: forward {}, backward {}, gradient norms {}, chosen gradient {}, total {}",
+        c.forward,
+        c.backward,
+        c.norms,
+        c.gradient,
+        c.total()
+    );
     Ok(())
 }

@@ -50,7 +50,8 @@ fn step(c: &mut Criterion) {
     group.finish();
 }
 
-/// A whole `score` run (every DeepFool step of every sample) at 1 and 2 threads.
+/// A whole `score` run (every DeepFool step of every sample) at 1 and 2 threads, and at 2 threads
+/// without the shared first step (each sample's first forward pass alone).
 fn score(c: &mut Criterion) {
     let mut group = c.benchmark_group("score");
     group.sample_size(10);
@@ -58,11 +59,10 @@ fn score(c: &mut Criterion) {
         let (model, data) = load(case);
         let data = data.head(n);
         group.throughput(Throughput::Elements(n as u64));
-        for threads in [1, 2] {
-            let calc = WeightsBoundaryCalculator::new(&model).threads(threads);
-            group.bench_with_input(BenchmarkId::new(case, format!("{threads}t")), &data, |b, d| {
-                b.iter(|| calc.score_all(d).unwrap())
-            });
+        for (threads, shared) in [(1, true), (2, true), (2, false)] {
+            let calc = WeightsBoundaryCalculator::new(&model).threads(threads).shared_first_step(shared);
+            let id = format!("{threads}t{}", if shared { "" } else { "-unshared" });
+            group.bench_with_input(BenchmarkId::new(case, id), &data, |b, d| b.iter(|| calc.score_all(d).unwrap()));
         }
     }
     group.finish();

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use crate::data::Dataset;
 use crate::deepfool::{DeepFool, Norm, SampleScore};
-use crate::engine::{Engine, Selection, Workspace};
+use crate::engine::{Engine, Group, Selection, Workspace};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::params::ParamSelection;
@@ -35,7 +35,11 @@ pub struct WeightsBoundaryCalculator<'m> {
     params: ParamSelection,
     threads: usize,
     batch_size: usize,
+    shared_first_step: bool,
 }
+
+/// Samples a worker takes at a time when the first forward pass is shared.
+const GROUP: usize = 8;
 
 /// A batch of scored samples, in input order.
 #[derive(Debug, Clone)]
@@ -77,6 +81,7 @@ impl<'m> WeightsBoundaryCalculator<'m> {
             params: ParamSelection::All,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             batch_size: 256,
+            shared_first_step: true,
         }
     }
 
@@ -113,6 +118,14 @@ impl<'m> WeightsBoundaryCalculator<'m> {
     /// Samples read and returned per batch.
     pub fn batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size;
+        self
+    }
+
+    /// Run the first forward pass (trained weights, the same for every sample) for a few samples
+    /// at once, dense layers as one matrix product (default). Scores are bit-identical either way;
+    /// only the speed differs.
+    pub fn shared_first_step(mut self, on: bool) -> Self {
+        self.shared_first_step = on;
         self
     }
 
@@ -155,8 +168,9 @@ impl<'m> WeightsBoundaryCalculator<'m> {
         let rows = self.deepfool.candidates.unwrap_or(usize::MAX).min(graph.num_classes() - 1);
         let engine = Engine::new(graph, selection, rows);
         let workers = self.threads.min(data.len()).max(1);
-        let workspaces = (0..workers).map(|_| engine.workspace()).collect();
-        Ok(InfluenceValues { calc: self, data, engine, workspaces, next: 0 })
+        let group = if self.shared_first_step { GROUP } else { 1 };
+        let workspaces = (0..workers).map(|_| (engine.workspace(), engine.group(group))).collect();
+        Ok(InfluenceValues { calc: self, data, engine, workspaces, group, next: 0 })
     }
 
     /// Scores every sample and returns the results in input order.
@@ -241,7 +255,9 @@ pub struct InfluenceValues<'a> {
     calc: &'a WeightsBoundaryCalculator<'a>,
     data: &'a dyn Dataset,
     engine: Engine<'a>,
-    workspaces: Vec<Workspace>,
+    workspaces: Vec<(Workspace, Group)>,
+    /// Samples per shared first step (1: none).
+    group: usize,
     next: usize,
 }
 
@@ -262,24 +278,31 @@ impl InfluenceValues<'_> {
         }
         self.next += count;
         let counter = AtomicUsize::new(0);
-        let (engine, deepfool) = (&self.engine, &self.calc.deepfool);
+        let (engine, deepfool, size) = (&self.engine, &self.calc.deepfool, self.group);
         let inputs_ref = &inputs;
         let mut results: Vec<(usize, SampleScore)> = std::thread::scope(|s| {
             let handles: Vec<_> = self
                 .workspaces
                 .iter_mut()
-                .map(|ws| {
+                .map(|(ws, group)| {
                     let counter = &counter;
                     s.spawn(move || {
                         let (mut classes, mut logits) = (Vec::new(), Vec::new());
                         let mut out = Vec::new();
                         loop {
-                            let i = counter.fetch_add(1, AtomicOrdering::Relaxed);
-                            if i >= count {
+                            let first = counter.fetch_add(size, AtomicOrdering::Relaxed);
+                            if first >= count {
                                 break out;
                             }
-                            let x = &inputs_ref[i * n..(i + 1) * n];
-                            out.push((i, deepfool.run(engine, ws, x, &mut classes, &mut logits)));
+                            let end = (first + size).min(count);
+                            if size > 1 {
+                                engine.forward_group(group, &inputs_ref[first * n..end * n]);
+                            }
+                            for i in first..end {
+                                let x = &inputs_ref[i * n..(i + 1) * n];
+                                let shared = (size > 1).then_some((&*group, i - first));
+                                out.push((i, deepfool.run(engine, ws, x, shared, &mut classes, &mut logits)));
+                            }
                         }
                     })
                 })

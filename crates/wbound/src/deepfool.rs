@@ -21,7 +21,7 @@
 //! influenciae raises `|g|` to the power `p − 1` where DeepFool uses the dual norm, so only its
 //! p = 2 is a true DeepFool; wbound implements the table above.
 
-use crate::engine::{DualNorm, Engine, Workspace};
+use crate::engine::{DualNorm, Engine, Group, Workspace};
 use std::fmt;
 
 /// The l_p norm in which the weight change is measured.
@@ -177,17 +177,22 @@ impl DeepFool {
     }
 
     /// Runs DeepFool on sample `x` with the worker's workspace, leaving the workspace's weights
-    /// reset to the trained ones.
+    /// reset to the trained ones. `first` holds the sample's first forward pass when it was run
+    /// with others ([`Engine::forward_group`]): `(group, position in the group)`.
     pub fn run(
         &self,
         engine: &Engine,
         ws: &mut Workspace,
         x: &[f32],
+        first: Option<(&Group, usize)>,
         classes: &mut Vec<usize>,
         logits: &mut Vec<f32>,
     ) -> SampleScore {
         logits.clear();
-        logits.extend_from_slice(engine.forward(ws, x));
+        match first {
+            Some((group, s)) => logits.extend_from_slice(engine.load(ws, group, s)),
+            None => logits.extend_from_slice(engine.forward(ws, x)),
+        }
         let c0 = argmax(logits);
         self.candidates(logits, c0, classes);
         let q = self.norm.dual();

@@ -145,6 +145,15 @@ fn scores_do_not_depend_on_batch_size_or_threads() {
         let other = WeightsBoundaryCalculator::new(&model).threads(threads).batch_size(batch).score_all(&data).unwrap();
         assert_eq!(base, other, "threads {threads}, batch {batch}");
     }
+    // The shared first step (samples in groups through the trained weights) changes no bit.
+    for (case, n) in [("cnn", 64), ("mlp", 64)] {
+        let (model, data, _) = load(case);
+        let data = data.head(n);
+        let shared = WeightsBoundaryCalculator::new(&model).threads(2).score_all(&data).unwrap();
+        let alone =
+            WeightsBoundaryCalculator::new(&model).threads(2).shared_first_step(false).score_all(&data).unwrap();
+        assert_eq!(shared, alone, "{case}");
+    }
 }
 
 /// The 545k-parameter CNN of the speed benchmarks (random weights, zero biases put back into the

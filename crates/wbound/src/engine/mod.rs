@@ -90,6 +90,14 @@ pub struct Engine<'g> {
     rows: usize,
 }
 
+/// Activations of a few samples run through the trained weights together (the shared first
+/// step), from which each sample's DeepFool starts.
+pub struct Group {
+    acts: Vec<Vec<f32>>,
+    aux: Vec<Aux>,
+    cap: usize,
+}
+
 /// One worker's memory.
 pub struct Workspace {
     acts: Vec<Vec<f32>>,
@@ -220,9 +228,83 @@ impl<'g> Engine<'g> {
                 for (slot, &v) in ins.iter_mut().zip(&node.inputs) {
                     *slot = &ws.acts[g.buffer_of(v)];
                 }
-                node.op.forward(&weights, &ins[..node.inputs.len()], &mut out, &mut ws.aux[i]);
+                let aux = &mut ws.aux[i];
+                node.op.forward(&weights, &ins[..node.inputs.len()], &mut out, &mut aux.f, &mut aux.i);
             }
             ws.acts[ob] = out;
+        }
+        &ws.acts[g.buffer_of(g.output)]
+    }
+
+    /// Memory for running up to `cap` samples through the trained weights together.
+    pub fn group(&self, cap: usize) -> Group {
+        let g = self.graph;
+        let cap = cap.max(1);
+        let aux = g
+            .nodes
+            .iter()
+            .map(|n| {
+                let (f, i) = n.op.aux_len();
+                Aux { f: vec![0.0; f * cap], i: vec![0; i * cap] }
+            })
+            .collect();
+        Group { acts: g.buffers.iter().map(|&l| vec![0.0; l * cap]).collect(), aux, cap }
+    }
+
+    /// The shared first step: runs the `xs.len() / input length` samples of `xs` (at most the
+    /// group's capacity) through the trained weights together — dense layers as one product over
+    /// the samples — with every sample's activations bit-identical to its own
+    /// [`forward`](Self::forward).
+    pub fn forward_group(&self, group: &mut Group, xs: &[f32]) {
+        let g = self.graph;
+        let len = |b: usize| g.buffers[b];
+        let n = xs.len() / len(g.buffer_of(g.input));
+        assert!(n <= group.cap, "more samples than the group holds");
+        group.acts[g.buffer_of(g.input)][..xs.len()].copy_from_slice(xs);
+        let weights = Weights { tensors: &g.tensors, offsets: &self.selection.offsets, flat: &self.selection.w0 };
+        for (i, node) in g.nodes.iter().enumerate() {
+            let ob = g.buffer_of(node.output);
+            let mut out = std::mem::take(&mut group.acts[ob]);
+            let mut ins: [&[f32]; 2] = [&[], &[]];
+            for (slot, &v) in ins.iter_mut().zip(&node.inputs) {
+                *slot = &group.acts[g.buffer_of(v)];
+            }
+            let k = node.inputs.len();
+            if !node.op.forward_samples(&weights, &ins[..k], &mut out, n) {
+                let (fl, il) = node.op.aux_len();
+                let aux = &mut group.aux[i];
+                for s in 0..n {
+                    let mut one: [&[f32]; 2] = [&[], &[]];
+                    for (slot, (&full, &v)) in one.iter_mut().zip(ins.iter().zip(&node.inputs)) {
+                        let l = len(g.buffer_of(v));
+                        *slot = &full[s * l..(s + 1) * l];
+                    }
+                    let o = &mut out[s * len(ob)..(s + 1) * len(ob)];
+                    node.op.forward(
+                        &weights,
+                        &one[..k],
+                        o,
+                        &mut aux.f[s * fl..(s + 1) * fl],
+                        &mut aux.i[s * il..(s + 1) * il],
+                    );
+                }
+            }
+            group.acts[ob] = out;
+        }
+    }
+
+    /// Makes sample `s` of a [`forward_group`](Self::forward_group) the workspace's current
+    /// forward pass (the workspace's weights must be the trained ones) and returns its logits.
+    pub fn load<'w>(&self, ws: &'w mut Workspace, group: &Group, s: usize) -> &'w [f32] {
+        let g = self.graph;
+        for (b, act) in ws.acts.iter_mut().enumerate() {
+            let l = g.buffers[b];
+            act.copy_from_slice(&group.acts[b][s * l..(s + 1) * l]);
+        }
+        for (mine, theirs) in ws.aux.iter_mut().zip(&group.aux) {
+            let (fl, il) = (mine.f.len(), mine.i.len());
+            mine.f.copy_from_slice(&theirs.f[s * fl..(s + 1) * fl]);
+            mine.i.copy_from_slice(&theirs.i[s * il..(s + 1) * il]);
         }
         &ws.acts[g.buffer_of(g.output)]
     }

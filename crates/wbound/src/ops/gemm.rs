@@ -58,36 +58,8 @@ pub fn gemm(
         return;
     }
     // Matrix–vector and outer products (a dense layer on one sample, its weight gradient) lose
-    // more to packing than they gain from the blocked kernel: do them as axpys or dot products,
-    // whichever the layouts make contiguous.
-    let small = m == 1 || k == 1;
-    if small && lb.cs == 1 && lc.cs == 1 {
-        for i in 0..m {
-            let y = &mut c[i * lc.rs..i * lc.rs + n];
-            if beta == 0.0 {
-                y.fill(0.0);
-            } else if beta != 1.0 {
-                y.iter_mut().for_each(|v| *v *= beta);
-            }
-            for p in 0..k {
-                let s = alpha * a[i * la.rs + p * la.cs];
-                if s != 0.0 {
-                    let row = &b[p * lb.rs..p * lb.rs + n];
-                    y.iter_mut().zip(row).for_each(|(v, &bv)| *v += s * bv);
-                }
-            }
-        }
-        return;
-    }
-    if small && la.cs == 1 && lb.rs == 1 {
-        for i in 0..m {
-            let row = &a[i * la.rs..i * la.rs + k];
-            for j in 0..n {
-                let dot = super::reduce::dot32(row, &b[j * lb.cs..j * lb.cs + k]);
-                let dst = &mut c[i * lc.rs + j * lc.cs];
-                *dst = if beta == 0.0 { alpha * dot } else { beta * *dst + alpha * dot };
-            }
-        }
+    // more to packing than they gain from the blocked kernel.
+    if (m == 1 || k == 1) && by_rows(m, k, n, alpha, a, la, b, lb, beta, c, lc) {
         return;
     }
     // SAFETY: the asserts above keep every index the product touches inside the three slices,
@@ -110,6 +82,82 @@ pub fn gemm(
             lc.cs as isize,
         );
     }
+}
+
+/// `gemm` computing every row of `c` exactly as a one-row product would (so a row's bits do not
+/// depend on how many rows are computed together), reading each row or column of `b` once for all
+/// rows: the batched first forward pass of dense layers.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_by_rows(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    la: Layout,
+    b: &[f32],
+    lb: Layout,
+    beta: f32,
+    c: &mut [f32],
+    lc: Layout,
+) {
+    assert!(
+        la.span(m, k) <= a.len() && lb.span(k, n) <= b.len() && lc.span(m, n) <= c.len(),
+        "gemm_by_rows: out of bounds"
+    );
+    if !by_rows(m, k, n, alpha, a, la, b, lb, beta, c, lc) {
+        gemm(m, k, n, alpha, a, la, b, lb, beta, c, lc);
+    }
+}
+
+/// Rows of axpys (when `b`'s rows are contiguous) or of dot products (when its columns are);
+/// `false` when the layouts allow neither.
+#[allow(clippy::too_many_arguments)]
+fn by_rows(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    la: Layout,
+    b: &[f32],
+    lb: Layout,
+    beta: f32,
+    c: &mut [f32],
+    lc: Layout,
+) -> bool {
+    if lb.cs == 1 && lc.cs == 1 {
+        for i in 0..m {
+            let y = &mut c[i * lc.rs..i * lc.rs + n];
+            if beta == 0.0 {
+                y.fill(0.0);
+            } else if beta != 1.0 {
+                y.iter_mut().for_each(|v| *v *= beta);
+            }
+        }
+        for p in 0..k {
+            let row = &b[p * lb.rs..p * lb.rs + n];
+            for i in 0..m {
+                let s = alpha * a[i * la.rs + p * la.cs];
+                if s != 0.0 {
+                    c[i * lc.rs..i * lc.rs + n].iter_mut().zip(row).for_each(|(v, &bv)| *v += s * bv);
+                }
+            }
+        }
+        return true;
+    }
+    if la.cs == 1 && lb.rs == 1 {
+        for j in 0..n {
+            let col = &b[j * lb.cs..j * lb.cs + k];
+            for i in 0..m {
+                let dot = super::reduce::dot32(&a[i * la.rs..i * la.rs + k], col);
+                let dst = &mut c[i * lc.rs + j * lc.cs];
+                *dst = if beta == 0.0 { alpha * dot } else { beta * *dst + alpha * dot };
+            }
+        }
+        return true;
+    }
+    false
 }
 
 #[cfg(test)]
@@ -140,6 +188,14 @@ mod tests {
                     gemm(m, k, n, 2.0, &a, la, &b, lb, 0.5, &mut c, Layout::row_major(n));
                     for (got, w) in c.iter().zip(&want) {
                         assert!((got - (0.5 + 2.0 * w)).abs() < 1e-5, "{m}x{k}x{n}: {got} vs {w}");
+                    }
+                    // Row by row: each row's bits equal those of a one-row product.
+                    let mut rows = vec![1.0; m * n];
+                    gemm_by_rows(m, k, n, 2.0, &a, la, &b, lb, 0.5, &mut rows, Layout::row_major(n));
+                    for i in 0..m {
+                        let mut one = vec![1.0; n];
+                        gemm(1, k, n, 2.0, &a[i * la.rs..], la, &b, lb, 0.5, &mut one, Layout::row_major(n));
+                        assert_eq!(&rows[i * n..(i + 1) * n], &one[..]);
                     }
                 }
             }

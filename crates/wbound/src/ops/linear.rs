@@ -8,7 +8,7 @@
 //! norm has the Gram form `alpha² Σ_{r,r'} (x_r·x_r')(δ_r·δ_r')`, which for one row (`rows = 1`,
 //! the common per-sample case) is `alpha² ‖x‖² ‖δ‖²`: no `k × n` gradient is ever built.
 
-use super::gemm::{gemm, Layout};
+use super::gemm::{gemm, gemm_by_rows, Layout};
 use super::gram;
 use super::{GradSink, Weights};
 use crate::graph::TensorId;
@@ -61,24 +61,22 @@ impl Linear {
         self.k * self.n + self.n + 2 * self.rows * self.rows
     }
 
-    pub(crate) fn forward(&self, w: &Weights, x: &[f32], y: &mut [f32]) {
+    /// `y = alpha · x · W (+ beta · b)` for `samples` samples stored one after another. With one
+    /// row per sample every sample's output has the bits it would have alone, and `W` is read
+    /// once for all of them.
+    pub(crate) fn forward(&self, w: &Weights, x: &[f32], y: &mut [f32], samples: usize) {
         let (r, k, n) = (self.rows, self.k, self.n);
-        gemm(
-            r,
-            k,
-            n,
-            self.alpha,
-            x,
-            Layout::row_major(k),
-            w.get(self.weight),
-            self.w_layout(),
-            0.0,
-            y,
-            Layout::row_major(n),
-        );
+        let (lx, ly, weight) = (Layout::row_major(k), Layout::row_major(n), w.get(self.weight));
+        if r == 1 {
+            gemm_by_rows(samples, k, n, self.alpha, x, lx, weight, self.w_layout(), 0.0, y, ly);
+        } else {
+            for (xs, ys) in x.chunks_exact(r * k).zip(y.chunks_exact_mut(r * n)).take(samples) {
+                gemm(r, k, n, self.alpha, xs, lx, weight, self.w_layout(), 0.0, ys, ly);
+            }
+        }
         if let Some(b) = &self.bias {
             let bv = w.get(b.tensor);
-            for row in y.chunks_exact_mut(n) {
+            for row in y[..samples * r * n].chunks_exact_mut(n) {
                 if b.per_col {
                     row.iter_mut().zip(bv).for_each(|(v, &c)| *v += b.beta * c);
                 } else {

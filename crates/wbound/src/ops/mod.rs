@@ -162,17 +162,31 @@ impl Op {
         }
     }
 
-    /// Computes the output of the node.
-    pub fn forward(&self, w: &Weights, inputs: &[&[f32]], out: &mut [f32], aux: &mut Aux) {
+    /// Computes the output of the node for one sample, keeping in `aux_f` / `aux_i` (of
+    /// [`Op::aux_len`]) what the backward pass needs.
+    pub fn forward(&self, w: &Weights, inputs: &[&[f32]], out: &mut [f32], aux_f: &mut [f32], aux_i: &mut [u32]) {
         match self {
-            Op::Linear(o) => o.forward(w, inputs[0], out),
-            Op::Conv(o) => o.forward(w, inputs[0], out, &mut aux.f),
-            Op::Pool(o) => o.forward(inputs[0], out, &mut aux.i),
+            Op::Linear(o) => o.forward(w, inputs[0], out, 1),
+            Op::Conv(o) => o.forward(w, inputs[0], out, aux_f),
+            Op::Pool(o) => o.forward(inputs[0], out, aux_i),
             Op::BatchNorm(o) => o.forward(w, inputs[0], out),
             Op::Activation(o) => o.forward(inputs[0], out),
             Op::Softmax(o) => o.forward(inputs[0], out),
             Op::Transpose(o) => o.forward(inputs[0], out),
             Op::Binary(o) => o.forward(w, inputs, out),
+        }
+    }
+
+    /// Computes the output of `samples` samples stored one after another in one pass, when the
+    /// operator gains from it (dense layers read their weight once), with each sample's bits equal
+    /// to those of [`Op::forward`]; `false` (nothing done) for the others.
+    pub fn forward_samples(&self, w: &Weights, inputs: &[&[f32]], out: &mut [f32], samples: usize) -> bool {
+        match self {
+            Op::Linear(o) if o.rows == 1 => {
+                o.forward(w, inputs[0], out, samples);
+                true
+            }
+            _ => false,
         }
     }
 
