@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use wbound::{Norm, ParamSelection};
+use wbound::bench::{Arch, BenchData, Method};
+use wbound::{Norm, ParamSelection, Reference};
 
 /// Find the training samples a classifier depends on most — above all the mislabeled ones — by
 /// the weights-boundary score: the smallest weight change that flips the model's prediction.
@@ -23,6 +24,15 @@ pub enum Command {
     /// (higher = more suspicious); status is crossed, on_boundary, step_limit, stuck (no weight
     /// change moves the logits: distance inf) or non_finite.
     Score(ScoreArgs),
+
+    /// Mislabel-detection benchmark on embedded data: flip a fraction of the training labels,
+    /// train a classifier (in wbound, deterministic per seed) until it fits them, score every
+    /// training sample with each method, and report how fast the flipped samples come up.
+    ///
+    /// Figures per method (mean ± std over seeds): influenciae's ROC metric (mean of the
+    /// detection curve), AUROC, precision at k = number flipped, recall after inspecting 5% and
+    /// 10% of the data. Every score is oriented so that higher = more suspicious.
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -62,4 +72,73 @@ pub struct ScoreArgs {
     /// Output CSV file; '-' or absent: standard output.
     #[arg(long, value_name = "FILE|-")]
     pub out: Option<PathBuf>,
+
+    /// Labels as a .npy array of integers, one per sample (needed by --reference label).
+    #[arg(long, value_name = "Y.npy")]
+    pub labels: Option<PathBuf>,
+
+    /// The class distances are measured from: the model's prediction (influenciae's), or the
+    /// given label (signed margin: −distance when the model predicts the label, +distance to
+    /// make it predict the label otherwise; higher = more suspicious either way).
+    #[arg(long, default_value = "prediction", value_name = "prediction|label", requires_if("label", "labels"))]
+    pub reference: Reference,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Embedded data set.
+    #[arg(long, default_value = "mnist", value_name = "mnist|digits")]
+    pub dataset: BenchData,
+
+    /// Classifier trained on the noisy labels.
+    #[arg(long, default_value = "mlp", value_name = "mlp|cnn")]
+    pub arch: Arch,
+
+    /// Fraction of the training labels flipped to another class.
+    #[arg(long, default_value_t = 0.1, value_name = "F")]
+    pub noise: f64,
+
+    /// Number of seeds (0, 1, ..., S−1); each draws its own training subset, noise and weights.
+    #[arg(long, default_value_t = 1, value_name = "S", value_parser = clap::value_parser!(u64).range(1..))]
+    pub seeds: u64,
+
+    /// Training samples per seed [default: 2000 for mnist, 1000 for digits].
+    #[arg(long, value_name = "N")]
+    pub train_size: Option<usize>,
+
+    /// Comma-separated methods: wb, wb-label, sample-boundary, loss, margin, random [default: all].
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub methods: Vec<Method>,
+
+    /// Most training epochs (training stops once an epoch fits every noisy label).
+    #[arg(long, default_value_t = 60, value_name = "E", value_parser = clap::value_parser!(u64).range(1..))]
+    pub epochs: u64,
+
+    /// Hidden units of the MLP [default: 64 for mnist, 32 for digits].
+    #[arg(long, value_name = "H", value_parser = clap::value_parser!(u64).range(1..))]
+    pub hidden: Option<u64>,
+
+    /// Maximum DeepFool steps of wb, wb-label and sample-boundary.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub steps: usize,
+
+    /// Write every figure, per seed too, as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Plot of the mean detection curves (.png or .svg).
+    #[arg(long, default_value = "bench.png", value_name = "FILE.png|FILE.svg")]
+    pub plot: PathBuf,
+
+    /// Save each seed's trained model as DIR/<dataset>-<arch>-seed<S>.onnx.
+    #[arg(long, value_name = "DIR")]
+    pub save_model: Option<PathBuf>,
+
+    /// Folder holding the embedded data [default: the repository's data/].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Worker threads [default: one per core].
+    #[arg(long, value_name = "T", value_parser = clap::value_parser!(u64).range(1..))]
+    pub threads: Option<u64>,
 }

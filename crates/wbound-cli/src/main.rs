@@ -4,6 +4,8 @@
 //! Exit codes: 0 success, 1 runtime error (bad file, model or data), 2 usage error.
 
 mod args;
+mod bench;
+mod plot;
 mod score;
 mod writer;
 
@@ -15,6 +17,7 @@ fn main() -> ExitCode {
     let cli = args::Cli::parse();
     let result = match cli.command {
         args::Command::Score(a) => score::run(&a),
+        args::Command::Bench(a) => bench::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,8 +12,12 @@ use crate::writer::{csv_row, CSV_HEADER};
 
 pub fn run(a: &ScoreArgs) -> Result<()> {
     let model = Model::load(&a.model)?;
-    let data = npy::read_dataset(&a.inputs)?;
+    let mut data = npy::read_dataset(&a.inputs)?;
+    if let Some(labels) = &a.labels {
+        data = data.with_labels(npy::read_labels(labels)?).with_context(|| format!("{}", labels.display()))?;
+    }
     let mut calc = WeightsBoundaryCalculator::new(&model)
+        .reference(a.reference)
         .step_nbr(a.steps)
         .norm(a.norm)
         .eps(a.eps)
