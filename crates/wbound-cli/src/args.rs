@@ -110,11 +110,20 @@ pub struct BenchArgs {
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub methods: Vec<Method>,
 
-    /// Most training epochs (training stops once an epoch fits every noisy label).
-    #[arg(long, default_value_t = 60, value_name = "E", value_parser = clap::value_parser!(u64).range(1..))]
-    pub epochs: u64,
+    /// Most training epochs; training stops once an epoch fits every noisy label [default: 60
+    /// for mnist, 300 for digits].
+    #[arg(long, value_name = "E", value_parser = clap::value_parser!(u64).range(1..))]
+    pub epochs: Option<u64>,
 
-    /// Hidden units of the MLP [default: 64 for mnist, 32 for digits].
+    /// Adam's learning rate [default: 2e-3 for mnist, 1e-2 for digits].
+    #[arg(long, value_name = "LR")]
+    pub lr: Option<f32>,
+
+    /// Mini-batch size.
+    #[arg(long, default_value_t = 32, value_name = "B", value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: u64,
+
+    /// Hidden units of the MLP [default: 128 for mnist, 32 for digits].
     #[arg(long, value_name = "H", value_parser = clap::value_parser!(u64).range(1..))]
     pub hidden: Option<u64>,
 

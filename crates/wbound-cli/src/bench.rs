@@ -30,7 +30,9 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     config.train_size = a.train_size.unwrap_or(config.train_size);
     config.hidden = a.hidden.map_or(config.hidden, |h| h as usize);
     config.steps = a.steps;
-    config.train.max_epochs = a.epochs as usize;
+    config.train.max_epochs = a.epochs.map_or(config.train.max_epochs, |e| e as usize);
+    config.train.batch_size = a.batch_size as usize;
+    config.train.lr = a.lr.unwrap_or(config.train.lr);
     if !a.methods.is_empty() {
         config.methods = a.methods.clone();
     }

@@ -13,7 +13,7 @@ use font8x8::legacy::BASIC_LEGACY;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-const SIZE: (u32, u32) = (900, 600);
+const SIZE: (u32, u32) = (1000, 600);
 /// Plot area: left, top, right, bottom edges in pixels.
 const AREA: (i32, i32, i32, i32) = (80, 50, 660, 530);
 const COLORS: [RGBColor; 8] = [
@@ -90,7 +90,7 @@ where
     }
     let y = t + 10 + 26 * curves.len() as i32;
     root.draw(&PathElement::new(vec![(r + 20, y + 7), (r + 50, y + 7)], BLACK.mix(0.5))).map_err(err)?;
-    text(root, "random", r + 58, y, 2, &BLACK).map_err(err)?;
+    text(root, "diagonal", r + 58, y, 2, &BLACK).map_err(err)?;
     text(root, title, l, 16, 2, &BLACK).map_err(err)?;
     text(root, "fraction of the data inspected (by descending score)", l + 80, b + 30, 1, &BLACK).map_err(err)?;
     text(root, "flipped found", 8, t - 20, 1, &BLACK).map_err(err)?;
@@ -113,7 +113,11 @@ fn text<DB: DrawingBackend>(
             for col in 0..8 {
                 if bits & (1 << col) != 0 {
                     let (px, py) = (x0 + col * scale, y + row as i32 * scale);
-                    root.draw(&Rectangle::new([(px, py), (px + scale - 1, py + scale - 1)], color.filled()))?;
+                    if scale == 1 {
+                        root.draw_pixel((px, py), color)?;
+                    } else {
+                        root.draw(&Rectangle::new([(px, py), (px + scale - 1, py + scale - 1)], color.filled()))?;
+                    }
                 }
             }
         }

@@ -52,9 +52,9 @@ impl BenchConfig {
     /// one seed, release build included, takes under three minutes on two cores).
     pub fn new(dataset: BenchData, arch: Arch) -> BenchConfig {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let (train_size, lr) = match dataset {
-            BenchData::Mnist => (2000, 2e-3),
-            BenchData::Digits => (1000, 3e-3),
+        let (train_size, lr, max_epochs) = match dataset {
+            BenchData::Mnist => (2000, 2e-3, 60),
+            BenchData::Digits => (1000, 1e-2, 300),
         };
         BenchConfig {
             dataset,
@@ -62,11 +62,11 @@ impl BenchConfig {
             noise: 0.1,
             train_size,
             hidden: match dataset {
-                BenchData::Mnist => 64,
+                BenchData::Mnist => 128,
                 BenchData::Digits => 32,
             },
             methods: Method::ALL.to_vec(),
-            train: TrainConfig { max_epochs: 60, batch_size: 32, lr, threads },
+            train: TrainConfig { max_epochs, batch_size: 32, lr, threads },
             steps: 100,
             threads,
         }
