@@ -10,8 +10,11 @@ use wbound::bench::{BenchConfig, Method, MethodRun, SeedRun};
 
 use crate::args::BenchArgs;
 
-/// The figures reported per method: JSON key, table header, accessor.
-const FIGURES: [(&str, &str, fn(&MethodRun) -> f64); 5] = [
+/// A figure reported per method: JSON key, table header, accessor.
+type Figure = (&'static str, &'static str, fn(&MethodRun) -> f64);
+
+/// The figures reported per method.
+const FIGURES: [Figure; 5] = [
     ("roc_metric", "ROC metric", |m| m.roc_metric),
     ("auroc", "AUROC", |m| m.auroc),
     ("precision_at_k", "P@k", |m| m.precision_at_k),
@@ -47,7 +50,10 @@ pub fn run(a: &BenchArgs) -> Result<()> {
 
     let mut runs = Vec::new();
     for seed in 0..a.seeds {
-        eprintln!("seed {seed}: training a {} on {} noisy {} samples ...", config.arch, config.train_size, config.dataset);
+        eprintln!(
+            "seed {seed}: training a {} on {} noisy {} samples ...",
+            config.arch, config.train_size, config.dataset
+        );
         let run = config.run_seed(&data, seed)?;
         eprintln!(
             "seed {seed}: {} epochs in {:.1} s (final loss {:.4}), train accuracy vs noisy labels {:.3}, \

@@ -41,9 +41,10 @@ impl BenchData {
             BenchData::Mnist => (idx::read_dataset(&path)?, 255.0, vec![1, 28, 28]),
             BenchData::Digits => (csv::read_dataset(&path, Some("-1"))?, 16.0, vec![1, 8, 8]),
         };
-        let labels = raw.labels().map(<[i64]>::to_vec).ok_or_else(|| {
-            Error::Data(format!("{}: no labels found beside the samples", path.display()))
-        })?;
+        let labels = raw
+            .labels()
+            .map(<[i64]>::to_vec)
+            .ok_or_else(|| Error::Data(format!("{}: no labels found beside the samples", path.display())))?;
         let values = raw.values().iter().map(|v| v / scale).collect();
         ArrayDataset::new(shape, values)?.with_labels(labels).map_err(|e| e.in_file(path))
     }

@@ -51,7 +51,14 @@ impl Method {
 
     /// The scores of every sample of `data` (labelled, for the label-aware methods) under
     /// `model`; `steps` bounds the DeepFool methods, `seed` drives `random`.
-    pub fn score(self, model: &Model, data: &ArrayDataset, threads: usize, steps: usize, seed: u64) -> Result<Vec<f64>> {
+    pub fn score(
+        self,
+        model: &Model,
+        data: &ArrayDataset,
+        threads: usize,
+        steps: usize,
+        seed: u64,
+    ) -> Result<Vec<f64>> {
         let scores = |v: Vec<crate::SampleScore>| v.into_iter().map(|s| s.score).collect();
         let wb = || WeightsBoundaryCalculator::new(model).threads(threads).step_nbr(steps);
         Ok(match self {

@@ -171,6 +171,9 @@ struct ChunkStats {
     correct: usize,
 }
 
+/// One chunk's work: its samples, and where its gradient sum and stats go.
+type ChunkJob<'a> = (&'a [usize], &'a mut Vec<f32>, &'a mut ChunkStats);
+
 /// Adam's state.
 struct Adam {
     m: Vec<f32>,
@@ -238,8 +241,7 @@ pub fn train(
         for batch in order.chunks(config.batch_size) {
             let jobs = batch.chunks(CHUNK).count();
             // Static schedule: worker t takes chunks t, t + T, ...
-            let mut per_worker: Vec<Vec<(&[usize], &mut Vec<f32>, &mut ChunkStats)>> =
-                (0..threads).map(|_| Vec::new()).collect();
+            let mut per_worker: Vec<Vec<ChunkJob>> = (0..threads).map(|_| Vec::new()).collect();
             let slots = partials.iter_mut().zip(stats.iter_mut());
             for (c, (samples, (part, st))) in batch.chunks(CHUNK).zip(slots).enumerate() {
                 per_worker[c % threads].push((samples, part, st));

@@ -23,12 +23,23 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Layer {
     /// `y = x · W + b`, `W: [inputs, outputs]`.
-    Dense { name: String, inputs: usize, outputs: usize },
+    Dense {
+        name: String,
+        inputs: usize,
+        outputs: usize,
+    },
     /// A square `kernel × kernel` convolution with "same" padding (odd kernels), stride 1.
-    Conv { name: String, in_channels: usize, out_channels: usize, kernel: usize },
+    Conv {
+        name: String,
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+    },
     Relu,
     /// Max pooling over `size × size` windows with stride `size`.
-    MaxPool { size: usize },
+    MaxPool {
+        size: usize,
+    },
     /// `[N, ...] → [N, product]`.
     Flatten,
 }
