@@ -118,7 +118,7 @@ fn cross_entropy_gradient_matches_finite_differences() {
     let loss_at = |ws: &mut wbound::engine::Workspace, w: &[f32]| {
         ws.w.copy_from_slice(w);
         let logits = engine.forward(ws, &x).to_vec();
-        softmax_seed(&logits, label, &mut vec![0.0; 4]).0
+        softmax_seed(&logits, label, &mut [0.0; 4]).0
     };
     let logits = engine.forward(&mut ws, &x).to_vec();
     softmax_seed(&logits, label, &mut seed);
