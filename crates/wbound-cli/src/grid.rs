@@ -1,10 +1,9 @@
 //! The PNG grid of `top-k`: one tile per sample (the image, contrast-stretched and enlarged),
-//! with caption lines under it drawn in the 8×8 public-domain `font8x8` glyphs.
+//! with caption lines under it (see [`crate::glyphs`]).
 
 use std::path::Path;
 
 use anyhow::Result;
-use font8x8::UnicodeFonts;
 use image::{Rgb, RgbImage};
 
 use crate::input::Geometry;
@@ -63,17 +62,10 @@ pub fn write(path: &Path, samples: &[f32], g: Geometry, captions: &[Vec<String>]
 }
 
 fn draw_text(img: &mut RgbImage, x0: usize, y0: usize, text: &str) {
-    for (i, ch) in text.chars().enumerate() {
-        let Some(glyph) = font8x8::BASIC_FONTS.get(ch) else { continue };
-        for (dy, row) in glyph.iter().enumerate() {
-            for dx in 0..8 {
-                if row & (1 << dx) != 0 {
-                    let (x, y) = ((x0 + i * 8 + dx) as u32, (y0 + dy) as u32);
-                    if x < img.width() && y < img.height() {
-                        img.put_pixel(x, y, Rgb([0, 0, 0]));
-                    }
-                }
-            }
+    for (dx, dy) in crate::glyphs::pixels(text) {
+        let (x, y) = ((x0 + dx) as u32, (y0 + dy) as u32);
+        if x < img.width() && y < img.height() {
+            img.put_pixel(x, y, Rgb([0, 0, 0]));
         }
     }
 }

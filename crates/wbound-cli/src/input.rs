@@ -184,10 +184,18 @@ fn fitted_shape(have: &[usize], model: &Model) -> Option<Vec<usize>> {
     (have != want && same_count && (want.len() == 1 || squeeze(have) == squeeze(want))).then(|| want.to_vec())
 }
 
-/// A contiguous slice of a data set, indexed from 0.
+/// A contiguous slice of a data set (and of its labels), indexed from 0.
 pub struct Slice<'a> {
     pub data: &'a dyn Dataset,
+    pub labels: Option<&'a [i64]>,
     pub range: Range<usize>,
+}
+
+impl<'a> Slice<'a> {
+    /// Samples `range` of the input.
+    pub fn of(input: &'a Input, range: Range<usize>) -> Slice<'a> {
+        Slice { data: &input.data, labels: input.labels.as_deref(), range }
+    }
 }
 
 impl Dataset for Slice<'_> {
@@ -201,5 +209,9 @@ impl Dataset for Slice<'_> {
 
     fn read(&self, start: usize, count: usize, out: &mut Vec<f32>) -> wbound::Result<()> {
         self.data.read(self.range.start + start, count, out)
+    }
+
+    fn labels(&self) -> Option<&[i64]> {
+        self.labels.map(|l| &l[self.range.clone()])
     }
 }

@@ -4,11 +4,14 @@
 //! Exit codes: 0 success, 1 runtime error (bad file, model or data), 2 usage error.
 
 mod args;
+mod bench;
+mod glyphs;
 mod grid;
 mod input;
 mod inspect;
 mod merge;
 mod output;
+mod plot;
 mod progress;
 mod score;
 mod topk;
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         args::Command::TopK(a) => topk::run(&a),
         args::Command::Inspect(a) => inspect::run(&a),
         args::Command::Merge(a) => merge::run(&a),
+        args::Command::Bench(a) => bench::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

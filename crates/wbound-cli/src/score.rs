@@ -11,7 +11,7 @@ use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use wbound::{Model, WeightsBoundaryCalculator};
+use wbound::{Model, Reference, WeightsBoundaryCalculator};
 
 use crate::args::{RunArgs, ScoreArgs};
 use crate::input::{self, Input, Slice};
@@ -35,7 +35,12 @@ pub fn calculator<'m>(run: &RunArgs, model: &'m Model) -> WeightsBoundaryCalcula
 pub fn run(a: &ScoreArgs) -> Result<()> {
     let model = Model::load(&a.run.model)?;
     let input = input::load(&a.data, &model)?;
-    let calc = calculator(&a.run, &model);
+    if a.reference == Reference::Labels && input.labels.is_none() {
+        return Err(usage(
+            "--reference label needs labels: from the format (IDX, CIFAR, image folders, CSV) or --labels Y.npy",
+        ));
+    }
+    let calc = calculator(&a.run, &model).reference(a.reference);
     match a.out.as_deref().filter(|p| p.as_os_str() != "-") {
         None => {
             let mut out = BufWriter::new(std::io::stdout().lock());
@@ -56,7 +61,7 @@ fn score_rows(
     out: &mut dyn Write,
 ) -> Result<()> {
     let start = input.range.start + done;
-    let slice = Slice { data: &input.data, range: start..input.range.end };
+    let slice = Slice::of(input, start..input.range.end);
     let bar = progress::bar(input.range.len(), done, quiet);
     if !slice.range.is_empty() {
         for batch in calc.compute_influence_values(&slice)? {
@@ -77,7 +82,7 @@ fn fingerprint(a: &ScoreArgs) -> String {
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     let (r, d) = (&a.run, &a.data);
     format!(
-        "model={} ({} bytes)\ninputs={} ({} bytes)\nsteps={} norm={} eps={} params={}\nformat={:?} key={:?} label_column={:?} labels={:?} scale={:?} mean={:?} std={:?} resize={:?} layout={:?} shard={:?}\n",
+        "model={} ({} bytes)\ninputs={} ({} bytes)\nsteps={} norm={} eps={} params={} reference={:?}\nformat={:?} key={:?} label_column={:?} labels={:?} scale={:?} mean={:?} std={:?} resize={:?} layout={:?} shard={:?}\n",
         r.model.display(),
         size(&r.model),
         d.inputs.display(),
@@ -86,6 +91,7 @@ fn fingerprint(a: &ScoreArgs) -> String {
         r.norm,
         r.eps,
         r.params,
+        a.reference,
         d.format,
         d.key,
         d.label_column,

@@ -28,7 +28,7 @@ pub fn run(a: &TopKArgs) -> Result<()> {
         OrderArg::Descending => Order::Descending,
         OrderArg::Ascending => Order::Ascending,
     };
-    let slice = Slice { data: &input.data, range: input.range.clone() };
+    let slice = Slice::of(&input, input.range.clone());
     let top = calc.compute_top_k_from_training_dataset(&slice, k, order)?;
     let labels = input.labels.as_deref();
     let name = |c: i64| match &input.class_names {

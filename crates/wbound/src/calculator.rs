@@ -7,7 +7,7 @@ use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use crate::data::Dataset;
-use crate::deepfool::{DeepFool, Norm, SampleScore};
+use crate::deepfool::{DeepFool, Norm, Reference, SampleScore};
 use crate::engine::{Engine, Group, Selection, Workspace};
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -36,6 +36,9 @@ pub struct WeightsBoundaryCalculator<'m> {
     threads: usize,
     batch_size: usize,
     shared_first_step: bool,
+    reference: Reference,
+    /// DeepFool moves the input instead of the weights ([`crate::SampleBoundaryCalculator`]).
+    input_space: bool,
 }
 
 /// Samples a worker takes at a time when the first forward pass is shared.
@@ -82,7 +85,38 @@ impl<'m> WeightsBoundaryCalculator<'m> {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             batch_size: 256,
             shared_first_step: true,
+            reference: Reference::Prediction,
+            input_space: false,
         }
+    }
+
+    /// The calculator behind [`crate::SampleBoundaryCalculator`]: DeepFool on the input.
+    pub(crate) fn on_input(mut self) -> Self {
+        self.input_space = true;
+        self
+    }
+
+    /// The class each distance is measured from: the model's prediction (default, influenciae's
+    /// choice) or the data set's labels ([`Reference::Labels`]: the signed margin, `−distance`
+    /// when the model predicts the label, `+distance` to make it predict the label otherwise;
+    /// see [`crate::deepfool`]). With labels, the data set must have one per sample
+    /// ([`Dataset::labels`]).
+    ///
+    /// ```
+    /// use wbound::{ArrayDataset, Model, Reference, WeightsBoundaryCalculator};
+    /// # fn main() -> wbound::Result<()> {
+    /// let model = Model::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/linear/model.onnx"))?;
+    /// // The zero input is predicted as class 0 (logits [4, 0]).
+    /// let data = ArrayDataset::new(vec![3], vec![0.0; 6])?.with_labels(vec![0, 1])?;
+    /// let calc = WeightsBoundaryCalculator::new(&model).reference(Reference::Labels).threads(1);
+    /// let scores = calc.score_all(&data)?;
+    /// assert!((scores[0].score + 2.0 * 2f64.sqrt()).abs() < 1e-6); // label = prediction: −distance
+    /// assert!((scores[1].score - 2.0 * 2f64.sqrt()).abs() < 1e-6); // label ≠ prediction: +distance
+    /// # Ok(()) }
+    /// ```
+    pub fn reference(mut self, reference: Reference) -> Self {
+        self.reference = reference;
+        self
     }
 
     /// Maximum number of weight updates per sample (influenciae's `step_nbr`).
@@ -157,6 +191,18 @@ impl<'m> WeightsBoundaryCalculator<'m> {
         if data.is_empty() {
             return Err(Error::Data("the data set holds zero samples".into()));
         }
+        if self.reference == Reference::Labels {
+            let labels = data.labels().ok_or_else(|| {
+                Error::Config("scoring against the labels needs a data set with one label per sample".into())
+            })?;
+            let classes = self.model.num_classes();
+            if let Some((i, l)) = labels.iter().enumerate().find(|(_, &l)| l < 0 || l as usize >= classes) {
+                return Err(Error::Data(format!(
+                    "sample {i} has label {l}, but the model has {classes} classes (labels 0..{})",
+                    classes - 1
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -164,11 +210,14 @@ impl<'m> WeightsBoundaryCalculator<'m> {
     pub fn compute_influence_values<'a>(&'a self, data: &'a dyn Dataset) -> Result<InfluenceValues<'a>> {
         self.check(data)?;
         let graph = self.model.graph();
-        let selection = Selection::new(graph, self.params.resolve(graph)?);
         let rows = self.deepfool.candidates.unwrap_or(usize::MAX).min(graph.num_classes() - 1);
-        let engine = Engine::new(graph, selection, rows);
+        let engine = if self.input_space {
+            Engine::with_input_gradients(graph, Selection::new(graph, Vec::new()), rows)
+        } else {
+            Engine::new(graph, Selection::new(graph, self.params.resolve(graph)?), rows)
+        };
         let workers = self.threads.min(data.len()).max(1);
-        let group = if self.shared_first_step { GROUP } else { 1 };
+        let group = if self.shared_first_step && !self.input_space { GROUP } else { 1 };
         let workspaces = (0..workers).map(|_| (engine.workspace(), engine.group(group))).collect();
         Ok(InfluenceValues { calc: self, data, engine, workspaces, group, next: 0 })
     }
@@ -278,7 +327,11 @@ impl InfluenceValues<'_> {
         }
         self.next += count;
         let counter = AtomicUsize::new(0);
-        let (engine, deepfool, size) = (&self.engine, &self.calc.deepfool, self.group);
+        let (engine, deepfool, calc, size) = (&self.engine, &self.calc.deepfool, self.calc, self.group);
+        let labels = match calc.reference {
+            Reference::Labels => self.data.labels().map(|l| &l[start..start + count]),
+            Reference::Prediction => None,
+        };
         let inputs_ref = &inputs;
         let mut results: Vec<(usize, SampleScore)> = std::thread::scope(|s| {
             let handles: Vec<_> = self
@@ -287,7 +340,7 @@ impl InfluenceValues<'_> {
                 .map(|(ws, group)| {
                     let counter = &counter;
                     s.spawn(move || {
-                        let (mut classes, mut logits) = (Vec::new(), Vec::new());
+                        let (mut classes, mut logits, mut x_adv) = (Vec::new(), Vec::new(), Vec::new());
                         let mut out = Vec::new();
                         loop {
                             let first = counter.fetch_add(size, AtomicOrdering::Relaxed);
@@ -301,7 +354,14 @@ impl InfluenceValues<'_> {
                             for i in first..end {
                                 let x = &inputs_ref[i * n..(i + 1) * n];
                                 let shared = (size > 1).then_some((&*group, i - first));
-                                out.push((i, deepfool.run(engine, ws, x, shared, &mut classes, &mut logits)));
+                                let (c, l) = (&mut classes, &mut logits);
+                                let score = if calc.input_space {
+                                    deepfool.run_on_input(engine, ws, x, &mut x_adv, c, l)
+                                } else {
+                                    let label = labels.map(|labels| labels[i] as usize);
+                                    deepfool.run(engine, ws, x, label, shared, c, l)
+                                };
+                                out.push((i, score));
                             }
                         }
                     })

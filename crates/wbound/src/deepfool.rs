@@ -20,6 +20,17 @@
 //!
 //! influenciae raises `|g|` to the power `p − 1` where DeepFool uses the dual norm, so only its
 //! p = 2 is a true DeepFool; wbound implements the table above.
+//!
+//! Two variants share the loop:
+//!
+//! - **label-aware** ([`DeepFool::run`] with a label, [`Reference::Labels`]): the reference class is
+//!   the sample's given label. If the model predicts it, the search is the one above with
+//!   `c0 = label` and the score is `−distance`. Otherwise DeepFool moves *towards* the label: the
+//!   only candidate is the label, the opponent each step is the best other class, it stops when
+//!   the label becomes the argmax or ties the top logit within `eps`, and the score is
+//!   `+distance`. So the score is a signed weight-space margin, higher = more suspicious.
+//! - **input space** ([`DeepFool::run_on_input`]): the sample moves instead of the weights
+//!   (influenciae's `SampleBoundaryCalculator`), score `−‖x_adv − x‖_p`.
 
 use crate::engine::{DualNorm, Engine, Group, Workspace};
 use std::fmt;
@@ -113,6 +124,53 @@ impl fmt::Display for Status {
     }
 }
 
+/// The class a sample's distance is measured from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reference {
+    /// The model's prediction (influenciae's choice; labels are not used).
+    #[default]
+    Prediction,
+    /// The sample's given label: the signed margin of [`DeepFool::run_labelled`].
+    Labels,
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(match self {
+            Reference::Prediction => "prediction",
+            Reference::Labels => "label",
+        })
+    }
+}
+
+impl std::str::FromStr for Reference {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Reference, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "prediction" => Ok(Reference::Prediction),
+            "label" | "labels" => Ok(Reference::Labels),
+            _ => Err(format!("unknown reference '{s}'; expected prediction or label")),
+        }
+    }
+}
+
+/// What the loop is after.
+#[derive(Debug, Clone, Copy)]
+enum Goal {
+    /// Move the prediction away from this class.
+    Away(usize),
+    /// Make this class the prediction.
+    Towards(usize),
+}
+
+/// What DeepFool moves.
+enum Space<'a> {
+    /// The worker's copy of the selected weights.
+    Weights,
+    /// A copy of the sample (the engine must have input gradients).
+    Input(&'a mut Vec<f32>),
+}
+
 /// Settings of the DeepFool loop.
 #[derive(Debug, Clone, Copy)]
 pub struct DeepFool {
@@ -126,14 +184,15 @@ pub struct DeepFool {
 /// The result for one sample.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SampleScore {
-    /// `−distance` (influenciae's sign: higher = more influential / more suspicious).
+    /// `−distance` (influenciae's sign: higher = more influential / more suspicious); with
+    /// [`Reference::Labels`], `+distance` for a sample whose prediction is not its label.
     pub score: f64,
     /// `‖w_adv − w‖_p`.
     pub distance: f64,
     /// Number of weight updates made.
     pub steps: usize,
     pub status: Status,
-    /// The model's prediction with the trained weights.
+    /// The model's prediction with the trained weights (and the original sample).
     pub original_class: usize,
     /// The prediction with the moved weights.
     pub final_class: usize,
@@ -144,6 +203,17 @@ fn argmax(y: &[f32]) -> usize {
     let mut best = 0;
     for (i, &v) in y.iter().enumerate() {
         if v > y[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// The best class other than `skip` (first index among ties).
+fn argmax_except(y: &[f32], skip: usize) -> usize {
+    let mut best = usize::from(skip == 0);
+    for (i, &v) in y.iter().enumerate() {
+        if i != skip && v > y[best] {
             best = i;
         }
     }
@@ -176,43 +246,112 @@ impl DeepFool {
         }
     }
 
-    /// Runs DeepFool on sample `x` with the worker's workspace, leaving the workspace's weights
-    /// reset to the trained ones. `first` holds the sample's first forward pass when it was run
-    /// with others ([`Engine::forward_group`]): `(group, position in the group)`.
+    /// Runs DeepFool in weight space on sample `x` with the worker's workspace, leaving the
+    /// workspace's weights reset to the trained ones. With a `label` (below the number of
+    /// classes) it is the label-aware variant (see the module docs). `first` holds the sample's
+    /// first forward pass when it was run with others ([`Engine::forward_group`]):
+    /// `(group, position in the group)`.
+    #[allow(clippy::too_many_arguments)]
     pub fn run(
         &self,
         engine: &Engine,
         ws: &mut Workspace,
         x: &[f32],
+        label: Option<usize>,
         first: Option<(&Group, usize)>,
         classes: &mut Vec<usize>,
         logits: &mut Vec<f32>,
     ) -> SampleScore {
-        logits.clear();
-        match first {
-            Some((group, s)) => logits.extend_from_slice(engine.load(ws, group, s)),
-            None => logits.extend_from_slice(engine.forward(ws, x)),
+        self.search(engine, ws, x, label, Space::Weights, first, classes, logits)
+    }
+
+    /// DeepFool on the input (influenciae's `SampleBoundaryCalculator`): `x_adv` (a scratch
+    /// buffer) moves instead of the weights; the engine must be built
+    /// [`with_input_gradients`](Engine::with_input_gradients).
+    pub fn run_on_input(
+        &self,
+        engine: &Engine,
+        ws: &mut Workspace,
+        x: &[f32],
+        x_adv: &mut Vec<f32>,
+        classes: &mut Vec<usize>,
+        logits: &mut Vec<f32>,
+    ) -> SampleScore {
+        x_adv.clear();
+        x_adv.extend_from_slice(x);
+        self.search(engine, ws, x, None, Space::Input(x_adv), None, classes, logits)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn search(
+        &self,
+        engine: &Engine,
+        ws: &mut Workspace,
+        x: &[f32],
+        label: Option<usize>,
+        mut space: Space,
+        first: Option<(&Group, usize)>,
+        classes: &mut Vec<usize>,
+        logits: &mut Vec<f32>,
+    ) -> SampleScore {
+        let forward = |ws: &mut Workspace, space: &Space, logits: &mut Vec<f32>| {
+            logits.clear();
+            logits.extend_from_slice(match space {
+                Space::Weights => engine.forward(ws, x),
+                Space::Input(xa) => engine.forward(ws, xa),
+            });
+        };
+        match (first, &space) {
+            (Some((group, s)), Space::Weights) => {
+                logits.clear();
+                logits.extend_from_slice(engine.load(ws, group, s));
+            }
+            _ => forward(ws, &space, logits),
         }
-        let c0 = argmax(logits);
-        self.candidates(logits, c0, classes);
+        let prediction = argmax(logits);
+        let goal = match label {
+            Some(l) if l != prediction => Goal::Towards(l),
+            Some(l) => Goal::Away(l),
+            None => Goal::Away(prediction),
+        };
+        match goal {
+            Goal::Away(c0) => self.candidates(logits, c0, classes),
+            Goal::Towards(t) => {
+                classes.clear();
+                classes.push(t);
+            }
+        }
         let q = self.norm.dual();
         let mut steps = 0;
         let status = loop {
             if logits.iter().any(|v| !v.is_finite()) {
                 break Status::NonFinite;
             }
-            if argmax(logits) != c0 {
-                break Status::Crossed;
-            }
-            if top2_gap(logits) <= self.eps {
-                break Status::OnBoundary;
-            }
+            let top = argmax(logits);
+            // The class the candidates are measured against this step.
+            let reference = match goal {
+                Goal::Away(c0) if top != c0 => break Status::Crossed,
+                Goal::Away(_) if top2_gap(logits) <= self.eps => break Status::OnBoundary,
+                Goal::Away(c0) => c0,
+                Goal::Towards(t) if top == t => break Status::Crossed,
+                Goal::Towards(t) if logits[top] - logits[t] <= self.eps => break Status::OnBoundary,
+                Goal::Towards(t) => argmax_except(logits, t),
+            };
             if steps == self.step_nbr {
                 break Status::StepLimit;
             }
-            engine.backward(ws, c0, classes);
+            engine.backward(ws, reference, classes);
             let m = classes.len();
-            engine.norms(ws, m, q);
+            match &space {
+                Space::Weights => engine.norms(ws, m, q),
+                Space::Input(_) => {
+                    for r in 0..m {
+                        let mut acc = 0.0;
+                        q.add(&mut acc, engine.input_cotangent(ws, r));
+                        ws.norms[r] = if q == DualNorm::L2 { acc.sqrt() } else { acc };
+                    }
+                }
+            }
             if ws.norms[..m].iter().any(|n| !n.is_finite()) {
                 break Status::NonFinite;
             }
@@ -221,31 +360,39 @@ impl DeepFool {
             for (r, &k) in classes.iter().enumerate() {
                 let n = ws.norms[r];
                 if n > 0.0 {
-                    let ratio = f64::from((logits[k] - logits[c0]).abs()) / n;
+                    let ratio = f64::from((logits[k] - logits[reference]).abs()) / n;
                     if best.is_none_or(|(_, b)| ratio < b) {
                         best = Some((r, ratio));
                     }
                 }
             }
             let Some((r, _)) = best else { break Status::Stuck };
-            let k = classes[r];
-            let delta = f64::from((logits[k] - logits[c0]).abs());
+            let delta = f64::from((logits[classes[r]] - logits[reference]).abs());
             let norm = ws.norms[r];
-            engine.gradient(ws, r);
-            self.update(&mut ws.w, &ws.grad, delta, norm);
+            match &mut space {
+                Space::Weights => {
+                    engine.gradient(ws, r);
+                    self.update(&mut ws.w, &ws.grad, delta, norm);
+                }
+                Space::Input(xa) => self.update(xa, engine.input_cotangent(ws, r), delta, norm),
+            }
             steps += 1;
-            logits.clear();
-            logits.extend_from_slice(engine.forward(ws, x));
+            forward(ws, &space, logits);
         };
         let w0 = &engine.selection().w0;
-        let distance = match status {
-            Status::Stuck => f64::INFINITY,
-            Status::NonFinite => f64::NAN,
-            _ => self.norm.distance(&ws.w, w0),
+        let distance = match (status, &space) {
+            (Status::Stuck, _) => f64::INFINITY,
+            (Status::NonFinite, _) => f64::NAN,
+            (_, Space::Weights) => self.norm.distance(&ws.w, w0),
+            (_, Space::Input(xa)) => self.norm.distance(xa, x),
         };
         let final_class = argmax(logits);
         ws.w.copy_from_slice(w0);
-        SampleScore { score: -distance, distance, steps, status, original_class: c0, final_class }
+        let score = match goal {
+            Goal::Towards(_) => distance,
+            Goal::Away(_) => -distance,
+        };
+        SampleScore { score, distance, steps, status, original_class: prediction, final_class }
     }
 
     /// `w += step(|Δf|, g)` for the chosen row, `norm` being `‖g‖_q`.

@@ -31,6 +31,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bench;
 pub mod calculator;
 pub mod data;
 pub mod deepfool;
@@ -41,10 +42,12 @@ pub mod model;
 pub mod onnx;
 pub mod ops;
 pub mod params;
+pub mod sample_boundary;
 
 pub use calculator::{InfluenceValues, Order, ScoredBatch, TopK, WeightsBoundaryCalculator};
 pub use data::{ArrayDataset, Dataset};
-pub use deepfool::{Norm, SampleScore, Status};
+pub use deepfool::{Norm, Reference, SampleScore, Status};
 pub use error::{Error, Result};
 pub use model::Model;
 pub use params::ParamSelection;
+pub use sample_boundary::SampleBoundaryCalculator;

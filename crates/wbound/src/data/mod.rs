@@ -67,6 +67,12 @@ pub trait Dataset {
 
     /// Appends samples `start .. start + count` (row-major, f32) to `out`.
     fn read(&self, start: usize, count: usize, out: &mut Vec<f32>) -> Result<()>;
+
+    /// One integer label per sample, if the data set has labels (needed by
+    /// [`Reference::Labels`](crate::deepfool::Reference::Labels)).
+    fn labels(&self) -> Option<&[i64]> {
+        None
+    }
 }
 
 /// Samples held in memory, with optional integer labels and an optional image layout.
@@ -216,6 +222,10 @@ impl Dataset for ArrayDataset {
         })?;
         out.extend_from_slice(&self.data[start * n..end * n]);
         Ok(())
+    }
+
+    fn labels(&self) -> Option<&[i64]> {
+        self.labels.as_deref()
     }
 }
 

@@ -88,6 +88,8 @@ pub struct Engine<'g> {
     /// Every selected tensor is read by exactly one active node.
     exact_cover: bool,
     rows: usize,
+    /// Whether the graph input receives cotangents ([`Engine::with_input_gradients`]).
+    input_gradients: bool,
 }
 
 /// Activations of a few samples run through the trained weights together (the shared first
@@ -115,8 +117,20 @@ pub struct Workspace {
 impl<'g> Engine<'g> {
     /// Prepares `graph` for cotangent batches of up to `rows` rows over the weights `selection`.
     pub fn new(graph: &'g Graph, selection: Selection, rows: usize) -> Engine<'g> {
+        Engine::build(graph, selection, rows, false)
+    }
+
+    /// As [`Engine::new`], and the graph input also receives cotangents: after a backward pass,
+    /// [`Engine::input_cotangent`] gives each row's gradient with respect to the sample (DeepFool
+    /// on the input, influenciae's `SampleBoundaryCalculator`). The selection may be empty.
+    pub fn with_input_gradients(graph: &'g Graph, selection: Selection, rows: usize) -> Engine<'g> {
+        Engine::build(graph, selection, rows, true)
+    }
+
+    fn build(graph: &'g Graph, selection: Selection, rows: usize, input_gradients: bool) -> Engine<'g> {
         let n = graph.nodes.len();
         let mut requires = vec![false; graph.buffers.len()];
+        requires[graph.buffer_of(graph.input)] = input_gradients;
         let mut param_nodes = Vec::new();
         for (i, node) in graph.nodes.iter().enumerate() {
             let has_param = node.op.tensors().iter().any(|&t| selection.offsets[t].is_some());
@@ -151,7 +165,17 @@ impl<'g> Engine<'g> {
             graph.nodes[i].op.tensors().iter().for_each(|&t| active_uses[t] += 1);
         }
         let exact_cover = selection.tensors.iter().all(|&t| active_uses[t] == 1);
-        Engine { graph, selection, active, input_active, param_nodes, shared, exact_cover, rows: rows.max(1) }
+        Engine {
+            graph,
+            selection,
+            active,
+            input_active,
+            param_nodes,
+            shared,
+            exact_cover,
+            rows: rows.max(1),
+            input_gradients,
+        }
     }
 
     pub fn graph(&self) -> &Graph {
@@ -313,18 +337,57 @@ impl<'g> Engine<'g> {
     /// output back through the graph, after a [`forward`](Self::forward) of the same sample.
     pub fn backward(&self, ws: &mut Workspace, c0: usize, classes: &[usize]) {
         let g = self.graph;
-        let m = classes.len();
-        assert!(m <= self.rows, "more cotangent rows than the engine was prepared for");
-        for c in &mut ws.cots {
-            let n = c.len() / self.rows;
-            c[..m * n].fill(0.0);
-        }
+        let m = self.clear_cotangents(ws, classes.len());
         let nc = g.num_classes();
         let seed = &mut ws.cots[g.buffer_of(g.output)];
         for (r, &k) in classes.iter().enumerate() {
             seed[r * nc + k] += 1.0;
             seed[r * nc + c0] -= 1.0;
         }
+        self.propagate(ws, m);
+    }
+
+    /// Propagates arbitrary cotangent rows of the logits (`seeds`: `m × classes`, row-major)
+    /// back through the graph, after a [`forward`](Self::forward) of the same sample: e.g. the
+    /// row `softmax(y) − onehot(label)` gives the gradient of the cross-entropy loss. Then
+    /// [`gradient`](Self::gradient) materialises each row's weight gradient.
+    ///
+    /// Panics if `seeds` is not a whole number of rows, or holds more rows than the engine was
+    /// prepared for.
+    pub fn backward_seeded(&self, ws: &mut Workspace, seeds: &[f32]) {
+        let g = self.graph;
+        let nc = g.num_classes();
+        assert_eq!(seeds.len() % nc, 0, "seeds must be whole rows of {nc} logits");
+        let m = self.clear_cotangents(ws, seeds.len() / nc);
+        ws.cots[g.buffer_of(g.output)][..m * nc].copy_from_slice(seeds);
+        self.propagate(ws, m);
+    }
+
+    /// Row `row` of the graph input's cotangents after a backward pass: the gradient of that
+    /// row's seed with respect to the sample. Empty unless the engine was built
+    /// [`with_input_gradients`](Self::with_input_gradients).
+    pub fn input_cotangent<'w>(&self, ws: &'w Workspace, row: usize) -> &'w [f32] {
+        if !self.input_gradients {
+            return &[];
+        }
+        let b = self.graph.buffer_of(self.graph.input);
+        let n = self.graph.buffers[b];
+        &ws.cots[b][row * n..(row + 1) * n]
+    }
+
+    /// Zeroes the first `m` rows of every cotangent buffer; returns `m`.
+    fn clear_cotangents(&self, ws: &mut Workspace, m: usize) -> usize {
+        assert!(m <= self.rows, "more cotangent rows than the engine was prepared for");
+        for c in &mut ws.cots {
+            let n = c.len() / self.rows;
+            c[..m * n].fill(0.0);
+        }
+        m
+    }
+
+    /// Runs the backward pass of the `m` seeded rows of the output's cotangents.
+    fn propagate(&self, ws: &mut Workspace, m: usize) {
+        let g = self.graph;
         let weights = Weights { tensors: &g.tensors, offsets: &self.selection.offsets, flat: &ws.w };
         for (i, node) in g.nodes.iter().enumerate().rev() {
             if !self.active[i] {

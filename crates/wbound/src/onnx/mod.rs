@@ -7,12 +7,15 @@
 //!
 //! Both tf2onnx exports (NHWC input followed by a `Transpose`, Dense as `MatMul` + `Add`) and
 //! `torch.onnx.export` graphs (NCHW, `Gemm`, `Conv` with bias) import to the same ops.
+//!
+//! [`write`] goes the other way for the sequential models wbound trains itself (`wbound bench`).
 
 mod attr;
 mod import;
 mod ops;
 pub mod proto;
 pub mod tensor;
+pub mod write;
 
 pub use ops::SUPPORTED_OPS;
 

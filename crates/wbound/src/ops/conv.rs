@@ -146,7 +146,19 @@ impl Conv {
                 }
             }
             let lw = Layout::row_major(kd).t();
-            gemm(kd, cout_g, m * t, 1.0, &weight[g * cout_g * kd..], lw, side, Layout::row_major(m * t), 0.0, dcols, Layout::row_major(m * t));
+            gemm(
+                kd,
+                cout_g,
+                m * t,
+                1.0,
+                &weight[g * cout_g * kd..],
+                lw,
+                side,
+                Layout::row_major(m * t),
+                0.0,
+                dcols,
+                Layout::row_major(m * t),
+            );
             // col2im, the runs walked once for all rows; dcols is [kd, m·T].
             let sw = self.stride[1];
             self.for_each_run(g, |col, inp, len| {
