@@ -50,7 +50,7 @@ impl Conv {
     }
 
     pub(crate) fn scratch_len(&self, rows: usize) -> usize {
-        (rows * self.t() * (self.kdim() + self.cout))
+        (rows * self.kdim() * self.t())
             .max(rows * self.cout * self.kdim())
             .max(self.cout * self.kdim() + self.cout)
             .max(2 * self.t() * self.t())
@@ -130,42 +130,37 @@ impl Conv {
         }
     }
 
-    /// `dcols = W_gᵀ · δ_g` for all `m` rows in one product — the rows' cotangents gathered side
-    /// by side as `[cout_g, m·T]`, so the weight is packed once — then col2im onto each row's `dx`.
+    /// `dcols_r = W_gᵀ · δ_g,r` row by row (one row's columns stay in cache for the col2im that
+    /// follows; a single product over all rows was measured 40% slower on a 32×32 CNN), then
+    /// col2im onto each row's `dx`, the runs walked once for all rows.
     pub(crate) fn backward(&self, w: &Weights, m: usize, dy: &[f32], dx: &mut [f32], scratch: &mut [f32]) {
         let (kd, t) = (self.kdim(), self.t());
         let cout_g = self.cout / self.group;
         let in_len = self.cin * self.h * self.w;
         let weight = w.get(self.weight);
-        let (dcols, side) = scratch[..m * t * (kd + cout_g)].split_at_mut(m * kd * t);
+        let block = kd * t;
+        let dcols = &mut scratch[..m * block];
         for g in 0..self.group {
-            for c in 0..cout_g {
-                for r in 0..m {
-                    let from = r * self.cout * t + (g * cout_g + c) * t;
-                    side[(c * m + r) * t..(c * m + r + 1) * t].copy_from_slice(&dy[from..from + t]);
-                }
+            for r in 0..m {
+                gemm(
+                    kd,
+                    cout_g,
+                    t,
+                    1.0,
+                    &weight[g * cout_g * kd..],
+                    Layout::row_major(kd).t(),
+                    &dy[r * self.cout * t + g * cout_g * t..],
+                    Layout::row_major(t),
+                    0.0,
+                    &mut dcols[r * block..(r + 1) * block],
+                    Layout::row_major(t),
+                );
             }
-            let lw = Layout::row_major(kd).t();
-            gemm(
-                kd,
-                cout_g,
-                m * t,
-                1.0,
-                &weight[g * cout_g * kd..],
-                lw,
-                side,
-                Layout::row_major(m * t),
-                0.0,
-                dcols,
-                Layout::row_major(m * t),
-            );
-            // col2im, the runs walked once for all rows; dcols is [kd, m·T].
+            // col2im, the runs walked once for all rows.
             let sw = self.stride[1];
             self.for_each_run(g, |col, inp, len| {
-                let (row, pos) = (col / t, col % t);
                 for r in 0..m {
-                    let at = row * m * t + r * t + pos;
-                    let src = &dcols[at..at + len];
+                    let src = &dcols[r * block + col..r * block + col + len];
                     let dxr = &mut dx[r * in_len..(r + 1) * in_len];
                     if sw == 1 {
                         dxr[inp..inp + len].iter_mut().zip(src).for_each(|(d, &s)| *d += s);
