@@ -150,7 +150,8 @@ fn scores_do_not_depend_on_batch_size_or_threads() {
         let (model, data, _) = load(case);
         let data = data.head(n);
         let alone = WeightsBoundaryCalculator::new(&model).threads(2).score_all(&data).unwrap();
-        let shared = WeightsBoundaryCalculator::new(&model).threads(2).shared_first_step(true).score_all(&data).unwrap();
+        let shared =
+            WeightsBoundaryCalculator::new(&model).threads(2).shared_first_step(true).score_all(&data).unwrap();
         assert_eq!(shared, alone, "{case}");
     }
 }

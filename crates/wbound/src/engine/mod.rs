@@ -248,10 +248,7 @@ impl<'g> Engine<'g> {
             let ob = g.buffer_of(node.output);
             let mut out = std::mem::take(&mut ws.acts[ob]);
             {
-                let mut ins: [&[f32]; 2] = [&[], &[]];
-                for (slot, &v) in ins.iter_mut().zip(&node.inputs) {
-                    *slot = &ws.acts[g.buffer_of(v)];
-                }
+                let ins = inputs_of(g, node, &ws.acts);
                 let aux = &mut ws.aux[i];
                 node.op.forward(&weights, &ins[..node.inputs.len()], &mut out, &mut aux.f, &mut aux.i);
             }
@@ -289,10 +286,7 @@ impl<'g> Engine<'g> {
         for (i, node) in g.nodes.iter().enumerate() {
             let ob = g.buffer_of(node.output);
             let mut out = std::mem::take(&mut group.acts[ob]);
-            let mut ins: [&[f32]; 2] = [&[], &[]];
-            for (slot, &v) in ins.iter_mut().zip(&node.inputs) {
-                *slot = &group.acts[g.buffer_of(v)];
-            }
+            let ins = inputs_of(g, node, &group.acts);
             let k = node.inputs.len();
             if !node.op.forward_samples(&weights, &ins[..k], &mut out, n) {
                 let (fl, il) = node.op.aux_len();
@@ -395,10 +389,7 @@ impl<'g> Engine<'g> {
             }
             let ob = g.buffer_of(node.output);
             let dy = std::mem::take(&mut ws.cots[ob]);
-            let mut ins: [&[f32]; 2] = [&[], &[]];
-            for (slot, &v) in ins.iter_mut().zip(&node.inputs) {
-                *slot = &ws.acts[g.buffer_of(v)];
-            }
+            let ins = inputs_of(g, node, &ws.acts);
             let pass =
                 Pass { weights: &weights, inputs: &ins[..node.inputs.len()], output: &ws.acts[ob], aux: &ws.aux[i] };
             let out_len = g.buffers[ob];
@@ -431,10 +422,7 @@ impl<'g> Engine<'g> {
                 let node = &g.nodes[i];
                 let ob = g.buffer_of(node.output);
                 let out_len = g.buffers[ob];
-                let mut ins: [&[f32]; 2] = [&[], &[]];
-                for (slot, &v) in ins.iter_mut().zip(&node.inputs) {
-                    *slot = &ws.acts[g.buffer_of(v)];
-                }
+                let ins = inputs_of(g, node, &ws.acts);
                 let pass = Pass {
                     weights: &weights,
                     inputs: &ins[..node.inputs.len()],
@@ -471,10 +459,7 @@ impl<'g> Engine<'g> {
             let node = &g.nodes[i];
             let ob = g.buffer_of(node.output);
             let out_len = g.buffers[ob];
-            let mut ins: [&[f32]; 2] = [&[], &[]];
-            for (slot, &v) in ins.iter_mut().zip(&node.inputs) {
-                *slot = &ws.acts[g.buffer_of(v)];
-            }
+            let ins = inputs_of(g, node, &ws.acts);
             let pass =
                 Pass { weights: &weights, inputs: &ins[..node.inputs.len()], output: &ws.acts[ob], aux: &ws.aux[i] };
             let dy = &ws.cots[ob][row * out_len..(row + 1) * out_len];
@@ -492,4 +477,14 @@ impl<'g> Engine<'g> {
             });
         }
     }
+}
+
+/// The dynamic inputs of `node` (at most two) as slices of the activation buffers `acts`; the first
+/// `node.inputs.len()` are meaningful.
+fn inputs_of<'a>(g: &Graph, node: &crate::graph::Node, acts: &'a [Vec<f32>]) -> [&'a [f32]; 2] {
+    let mut ins: [&[f32]; 2] = [&[], &[]];
+    for (slot, &v) in ins.iter_mut().zip(&node.inputs) {
+        *slot = &acts[g.buffer_of(v)];
+    }
+    ins
 }
