@@ -335,3 +335,55 @@ fn empty_dataset_is_an_error() {
     let msg = one_line(&e);
     assert!(msg.contains("zero samples"), "{msg}");
 }
+
+/// A graph whose shapes claim more values than any sample could hold is refused before anything
+/// is allocated for them.
+#[test]
+fn huge_claimed_shapes_are_errors_not_allocations() {
+    use wbound::onnx::proto::{
+        Dimension, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorShapeProto, TensorTypeProto, TypeProto,
+        ValueInfoProto,
+    };
+    let value = |name: &str, dims: &[i64]| ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            tensor_type: Some(TensorTypeProto {
+                elem_type: 1,
+                shape: Some(TensorShapeProto {
+                    dim: dims.iter().map(|&d| Dimension { dim_value: Some(d), dim_param: None }).collect(),
+                }),
+            }),
+        }),
+    };
+    let model = |input: &[i64], nodes: Vec<NodeProto>, extra: Vec<ValueInfoProto>| ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 13 }],
+        graph: Some(GraphProto {
+            node: nodes,
+            input: [vec![value("x", input)], extra].concat(),
+            output: vec![value("y", &[1, 2])],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let bytes = |m: ModelProto| prost::Message::encode_to_vec(&m);
+    let err = wbound::Model::from_bytes(&bytes(model(&[1, 1 << 31, 1 << 31], vec![], vec![]))).unwrap_err().to_string();
+    assert!(err.contains("more than"), "{err}");
+    // Broadcasting an input and a constant, each of 2^20 values, into 2^40.
+    let add = NodeProto {
+        input: vec!["x".into(), "c".into()],
+        output: vec!["y".into()],
+        op_type: "Add".into(),
+        ..Default::default()
+    };
+    let mut m = model(&[1, 1 << 20, 1], vec![add], vec![]);
+    m.graph.as_mut().unwrap().initializer.push(wbound::onnx::proto::TensorProto {
+        name: "c".into(),
+        dims: vec![1, 1, 1 << 20],
+        data_type: 1,
+        raw_data: vec![0; 4 << 20],
+        ..Default::default()
+    });
+    let err = wbound::Model::from_bytes(&bytes(m)).unwrap_err().to_string();
+    assert!(err.contains("more than") && err.contains("Add"), "{err}");
+}

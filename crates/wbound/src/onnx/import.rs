@@ -29,6 +29,8 @@ pub struct Builder {
     tensor_ids: HashMap<String, TensorId>,
     /// The node that produced each value (`None` for the graph input and reshaped views).
     producer: Vec<Option<usize>>,
+    /// Initializers that could not be decoded, with the reason.
+    unreadable: HashMap<String, String>,
 }
 
 impl Builder {
@@ -43,6 +45,7 @@ impl Builder {
             syms: HashMap::new(),
             tensor_ids: HashMap::new(),
             producer: Vec::new(),
+            unreadable: HashMap::new(),
         }
     }
 
@@ -157,7 +160,7 @@ impl Builder {
     /// Defines output `name` as a view of `src` with another shape (same element count).
     pub fn alias(&mut self, ctx: &NodeCtx, name: &str, src: ValueId, shape: Vec<usize>) -> Result<()> {
         let from = &self.values[src];
-        if from.len() != shape.iter().product::<usize>() {
+        if element_count(&shape) != Some(from.len()) {
             return Err(ctx.err(format!("cannot view shape {:?} as {:?}: element counts differ", from.shape, shape)));
         }
         let buffer = from.buffer;
@@ -170,6 +173,9 @@ impl Builder {
         let out_name = ctx.node.output.first().ok_or_else(|| ctx.err("node has no output"))?;
         if shape.contains(&0) {
             return Err(ctx.err(format!("output shape {shape:?} is empty")));
+        }
+        if element_count(&shape).is_none() {
+            return Err(ctx.err(format!("output shape {shape:?} holds more than {MAX_ELEMENTS} values per sample")));
         }
         let out = self.new_value(out_name, shape, None);
         self.producer[out] = Some(self.nodes.len());
@@ -204,10 +210,20 @@ pub fn build(model: &ModelProto) -> Result<Graph> {
     let g: &GraphProto = model.graph.as_ref().ok_or_else(|| Error::OnnxFormat("the file holds no graph".into()))?;
     let mut b = Builder::new(opset(model)?);
     for t in &g.initializer {
-        let c = decode(t, &format!("initializer '{}'", t.name))?;
-        b.define_const(&t.name, c);
+        // An initializer wbound cannot read (a string or bool table, say) is an error only if a
+        // node uses it.
+        match decode(t, &format!("initializer '{}'", t.name)) {
+            Ok(c) => b.define_const(&t.name, c),
+            Err(e) => {
+                b.unreadable.insert(t.name.clone(), e.to_string());
+            }
+        }
     }
-    let inputs: Vec<_> = g.input.iter().filter(|i| !matches!(b.syms.get(&i.name), Some(Sym::Const(_)))).collect();
+    let inputs: Vec<_> = g
+        .input
+        .iter()
+        .filter(|i| !matches!(b.syms.get(&i.name), Some(Sym::Const(_))) && !b.unreadable.contains_key(&i.name))
+        .collect();
     let input = match inputs.as_slice() {
         [one] => *one,
         [] => return Err(Error::Graph("the graph has no input besides its initializers".into())),
@@ -221,6 +237,12 @@ pub fn build(model: &ModelProto) -> Result<Graph> {
         }
     };
     let input_shape = input_shape(input)?;
+    if element_count(&input_shape).is_none() {
+        return Err(Error::Graph(format!(
+            "input '{}' has shape {input_shape:?}, more than {MAX_ELEMENTS} values per sample",
+            input.name
+        )));
+    }
     let input_id = b.new_value(&input.name, input_shape.clone(), None);
     for (i, node) in g.node.iter().enumerate() {
         let ctx = NodeCtx::new(node, i);
@@ -256,6 +278,15 @@ pub fn build(model: &ModelProto) -> Result<Graph> {
         output,
         input_shape,
     })
+}
+
+/// The most values one sample's tensor may hold (1 GiB of f32): a larger claim is a corrupt or
+/// hostile file, refused before anything is allocated.
+pub const MAX_ELEMENTS: usize = 1 << 28;
+
+/// The element count of `shape`, or `None` past [`MAX_ELEMENTS`].
+pub fn element_count(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).filter(|&n| n <= MAX_ELEMENTS)
 }
 
 /// The input's shape with the batch dimension (axis 0) set to 1.

@@ -2,7 +2,7 @@
 //! the output shape and adds a node, a view or a folded constant to the [`Builder`].
 
 use super::attr::NodeCtx;
-use super::import::{broadcast, fold_binary, gather_map, Builder, Sym};
+use super::import::{broadcast, element_count, fold_binary, gather_map, Builder, Sym, MAX_ELEMENTS};
 use super::tensor::{decode, ConstData, ConstTensor};
 use crate::error::{Error, Result};
 use crate::graph::{Role, ValueId};
@@ -250,6 +250,11 @@ fn conv(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
         }
     };
     let [oh, ow] = win.out;
+    if element_count(&[group, cin_g, kh, kw, oh, ow]).is_none() {
+        return Err(ctx.err(format!(
+            "its unfolded input ({cin_g}·{kh}·{kw} taps × {oh}·{ow} positions) exceeds {MAX_ELEMENTS} values"
+        )));
+    }
     let op = Conv { weight, bias, cin, h, w, cout, group, kernel: [kh, kw], stride, dilation, pads: win.pads, oh, ow };
     b.push(ctx, Op::Conv(op), vec![x], vec![1, cout, oh, ow])
 }
@@ -368,6 +373,11 @@ fn binary(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
     let shapes = [shape_of_sym(b, syms[0]), shape_of_sym(b, syms[1])];
     let out = broadcast(&shapes[0], &shapes[1])
         .ok_or_else(|| ctx.err(format!("cannot broadcast shapes {:?} and {:?}", shapes[0], shapes[1])))?;
+    if element_count(&out).is_none() {
+        return Err(
+            ctx.err(format!("broadcasting {:?} and {:?} gives more than {MAX_ELEMENTS} values", shapes[0], shapes[1]))
+        );
+    }
     if let [Sym::Const(x), Sym::Const(y)] = syms {
         let f = move |a: f64, c: f64| match kind {
             BinaryKind::Add => a + c,
@@ -575,6 +585,9 @@ fn gather(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
     let dim = data.shape[axis] as i64;
     let outer: usize = data.shape[..axis].iter().product();
     let inner: usize = data.shape[axis + 1..].iter().product();
+    if element_count(&[outer, idx.len(), inner]).is_none() {
+        return Err(ctx.err(format!("gathering {} indices gives more than {MAX_ELEMENTS} values", idx.len())));
+    }
     let mut picks = Vec::with_capacity(outer * idx.len() * inner);
     for o in 0..outer {
         for &i in &idx {
