@@ -38,6 +38,7 @@ pub fn load(args: &DataArgs, model: &Model) -> Result<Input> {
         None => Format::detect(&args.inputs)?,
     };
     let image = matches!(format, Format::Idx | Format::Cifar | Format::Images);
+    let image_format = image;
     let wants_preprocess =
         args.scale.is_some() || !args.mean.is_empty() || !args.std.is_empty() || args.resize.is_some();
     let preprocess = (image || wants_preprocess).then(|| Preprocess {
@@ -50,10 +51,6 @@ pub fn load(args: &DataArgs, model: &Model) -> Result<Input> {
     if format == Format::Npy && !wants_preprocess {
         if let Some(stream) = NpyStream::open(&args.inputs)? {
             let image = Geometry::of_shape(stream.sample_shape());
-            let stream = match fitted_shape(stream.sample_shape(), model) {
-                Some(shape) => stream.reshape(shape)?,
-                None => stream,
-            };
             return finish(args, model, Samples::Stream(stream), None, image, None);
         }
     }
@@ -66,7 +63,7 @@ pub fn load(args: &DataArgs, model: &Model) -> Result<Input> {
     let loaded = data::open(&args.inputs, &options)?;
     let mut dataset = loaded.dataset;
     let image = Geometry::of(&dataset);
-    if let Some(shape) = fitted_shape(dataset.sample_shape(), model) {
+    if let Some(shape) = fitted_shape(dataset.sample_shape(), model).filter(|_| image_format) {
         dataset = dataset.reshape(shape)?;
     }
     let labels = dataset.labels().map(<[i64]>::to_vec);
@@ -82,6 +79,16 @@ fn finish(
     image: Option<Geometry>,
     class_names: Option<Vec<String>>,
 ) -> Result<Input> {
+    let (have, want) = (data.sample_shape(), model.input_shape());
+    if have != want {
+        let dims = |s: &[usize]| s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ");
+        bail!(
+            "{}: the samples have shape {have:?} but the model expects {want:?} per sample (input shape [N, {}]; file shape [N, {}])",
+            args.inputs.display(),
+            dims(want),
+            dims(have)
+        );
+    }
     let n = data.len();
     let labels = match &args.labels {
         Some(path) => {
@@ -174,9 +181,11 @@ impl Geometry {
     }
 }
 
-/// The model's sample shape when samples of shape `have` should be viewed as it: flattened for a
-/// model whose input is a vector (an MLP on images), or with size-1 axes added or dropped, when
-/// the element counts agree. Anything else is left for the calculator to reject with both shapes.
+/// The model's sample shape when image samples of shape `have` (whose shape the file format
+/// decides, `[1, 28, 28]` for MNIST) should be viewed as it: flattened for a model whose input is a
+/// vector (an MLP on images), or with size-1 axes added or dropped, when the element counts agree.
+/// Arrays (`.npy`, `.npz`, CSV) must already have the model's shape: anything else is left for the
+/// calculator to reject with both shapes.
 fn fitted_shape(have: &[usize], model: &Model) -> Option<Vec<usize>> {
     let want = model.input_shape();
     let squeeze = |s: &[usize]| s.iter().copied().filter(|&d| d != 1).collect::<Vec<_>>();

@@ -110,6 +110,14 @@ fn wrong_input_shape_states_both_shapes() {
 }
 
 #[test]
+fn arrays_are_not_reshaped_behind_the_users_back() {
+    let out = score("mlp/model.onnx", "bad/mlp_as_8x8.npy").assert().code(1).get_output().clone();
+    assert!(out.stdout.is_empty(), "nothing is written before the shape check");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("[8, 8]") && err.contains("[64]"), "{err}");
+}
+
+#[test]
 fn nan_inputs_name_the_sample() {
     let err = fails(&mut score("mlp/model.onnx", "bad/nan.npy"), 1);
     assert!(err.contains("sample 2") && err.contains("NaN"), "{err}");
