@@ -130,7 +130,7 @@ pub enum Reference {
     /// The model's prediction (influenciae's choice; labels are not used).
     #[default]
     Prediction,
-    /// The sample's given label: the signed margin of [`DeepFool::run_labelled`].
+    /// The sample's given label: the signed margin of [`DeepFool::run`] with a label.
     Labels,
 }
 

@@ -1,4 +1,4 @@
-//! ONNX import: protobuf bytes → [`Graph`](crate::graph::Graph).
+//! ONNX import: protobuf bytes → [`Graph`] (wbound's own graph).
 //!
 //! The schema subset lives in [`proto`] (hand-written prost messages, no `protoc` needed),
 //! tensors are decoded in [`tensor`], and each supported op has an import function in `ops`
@@ -8,7 +8,7 @@
 //! Both tf2onnx exports (NHWC input followed by a `Transpose`, Dense as `MatMul` + `Add`) and
 //! `torch.onnx.export` graphs (NCHW, `Gemm`, `Conv` with bias) import to the same ops.
 //!
-//! [`write`] goes the other way for the sequential models wbound trains itself (`wbound bench`).
+//! [`write`](mod@write) goes the other way for the sequential models wbound trains itself (`wbound bench`).
 
 mod attr;
 mod import;
