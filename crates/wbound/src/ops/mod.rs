@@ -47,6 +47,12 @@ pub struct Weights<'a> {
 }
 
 impl<'a> Weights<'a> {
+    /// A view of the graph's `tensors` where those with an offset in `offsets` are read from
+    /// `flat` instead (a [`Selection`](crate::engine::Selection)'s layout).
+    pub fn new(tensors: &'a [crate::graph::Tensor], offsets: &'a [Option<usize>], flat: &'a [f32]) -> Weights<'a> {
+        Weights { tensors, offsets, flat }
+    }
+
     /// The current values of tensor `id`.
     pub fn get(&self, id: TensorId) -> &'a [f32] {
         let len = self.tensors[id].data.len();

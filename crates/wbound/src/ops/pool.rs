@@ -63,7 +63,64 @@ impl Pool {
         }
     }
 
+    /// Every window lies inside the input: no padding, no dilation, no window past the edge.
+    fn windows_inside(&self) -> bool {
+        self.pads == [0; 4]
+            && self.dilation == [1, 1]
+            && (self.oh - 1) * self.stride[0] + self.kernel[0] <= self.h
+            && (self.ow - 1) * self.stride[1] + self.kernel[1] <= self.w
+    }
+
+    /// [`Pool::forward`] for windows inside the input, without the bounds logic; it visits the
+    /// taps in the same order, so ties and sums come out the same.
+    fn forward_inside(&self, x: &[f32], y: &mut [f32], route: &mut [u32]) {
+        let (hw, ohw) = (self.h * self.w, self.oh * self.ow);
+        let [kh, kw] = self.kernel;
+        let area = (kh * kw) as f32;
+        for c in 0..self.c {
+            let plane = &x[c * hw..(c + 1) * hw];
+            for oy in 0..self.oh {
+                for ox in 0..self.ow {
+                    let o = c * ohw + oy * self.ow + ox;
+                    let base = oy * self.stride[0] * self.w + ox * self.stride[1];
+                    match self.kind {
+                        PoolKind::Max => {
+                            let mut best = (plane[base], base);
+                            for i in 0..kh {
+                                let row = base + i * self.w;
+                                for (j, &v) in plane[row..row + kw].iter().enumerate() {
+                                    if v > best.0 {
+                                        best = (v, row + j);
+                                    }
+                                }
+                            }
+                            y[o] = best.0;
+                            route[o] = (c * hw + best.1) as u32;
+                        }
+                        PoolKind::Average { .. } => {
+                            let mut sum = 0.0f32;
+                            for i in 0..kh {
+                                let row = base + i * self.w;
+                                plane[row..row + kw].iter().for_each(|&v| sum += v);
+                            }
+                            y[o] = sum / area;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     pub(crate) fn forward(&self, x: &[f32], y: &mut [f32], route: &mut [u32]) {
+        if self.windows_inside() {
+            self.forward_inside(x, y, route)
+        } else {
+            self.forward_any(x, y, route)
+        }
+    }
+
+    /// The forward pass for any geometry (padding, dilation, windows past the edge).
+    fn forward_any(&self, x: &[f32], y: &mut [f32], route: &mut [u32]) {
         let (hw, ohw) = (self.h * self.w, self.oh * self.ow);
         for c in 0..self.c {
             let plane = &x[c * hw..(c + 1) * hw];
@@ -120,6 +177,43 @@ impl Pool {
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_inside_fast_path_equals_the_general_one() {
+        for kind in [PoolKind::Max, PoolKind::Average { count_include_pad: false }] {
+            for (k, st, h) in [(2, 2, 8), (3, 1, 7), (3, 2, 9)] {
+                let o = (h - k) / st + 1;
+                let p = Pool {
+                    kind,
+                    c: 3,
+                    h,
+                    w: h,
+                    kernel: [k, k],
+                    stride: [st, st],
+                    dilation: [1, 1],
+                    pads: [0; 4],
+                    oh: o,
+                    ow: o,
+                };
+                assert!(p.windows_inside());
+                // Values with ties, so that the tie-breaking is compared too.
+                let x: Vec<f32> = (0..3 * h * h).map(|i| ((i * 7) % 5) as f32).collect();
+                let (mut y1, mut y2) = (vec![0.0; 3 * o * o], vec![0.0; 3 * o * o]);
+                let (mut r1, mut r2) = (vec![0; 3 * o * o], vec![0; 3 * o * o]);
+                p.forward_inside(&x, &mut y1, &mut r1);
+                p.forward_any(&x, &mut y2, &mut r2);
+                assert_eq!(y1, y2);
+                if kind == PoolKind::Max {
+                    assert_eq!(r1, r2);
                 }
             }
         }
