@@ -157,10 +157,10 @@ impl<'m> WeightsBoundaryCalculator<'m> {
 
     /// Run the first forward pass (trained weights, the same for every sample) for groups of 8
     /// samples at once, dense layers as one matrix product. Scores are bit-identical either way.
-    /// Off by default: measured slower on the reference models (2 threads: mlp 7.5 vs 6.0 ms,
-    /// cnn32 122 vs 105 ms per run of `cargo bench`), because the first forward pass is under 5%
-    /// of a sample's work, copying a group's activations costs about what the shared product
-    /// saves, and work handed out 8 samples at a time balances the threads worse.
+    /// Off by default: it did not pay on the reference models (2 threads, `cargo bench`: mlp
+    /// 6.96 vs 5.94 ms, cnn32 120 vs 121 ms), because the first forward pass is under 5% of a
+    /// sample's work, copying a group's activations costs about what the shared product saves,
+    /// and work handed out 8 samples at a time balances the threads worse.
     pub fn shared_first_step(mut self, on: bool) -> Self {
         self.shared_first_step = on;
         self
