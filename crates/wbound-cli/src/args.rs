@@ -110,7 +110,7 @@ pub struct RunArgs {
     pub norm: Norm,
 
     /// Top-two logit gap under which a sample counts as on the boundary.
-    #[arg(long, default_value_t = 1e-6, value_name = "E")]
+    #[arg(long, default_value_t = 1e-6, value_name = "E", allow_negative_numbers = true)]
     pub eps: f32,
 
     /// Which weights move: all trainable parameters, the last layer, or a glob over parameter names.

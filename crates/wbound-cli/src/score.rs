@@ -40,6 +40,12 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
             "--reference label needs labels: from the format (IDX, CIFAR, image folders, CSV) or --labels Y.npy",
         ));
     }
+    // Settings the library checks when a run starts (the parameter glob, eps) are checked now,
+    // before anything is written.
+    a.run.params.resolve(model.graph())?;
+    if !(a.run.eps >= 0.0 && a.run.eps.is_finite()) {
+        return Err(usage(format!("--eps must be a finite number >= 0, not {}", a.run.eps)));
+    }
     let calc = calculator(&a.run, &model).reference(a.reference);
     match a.out.as_deref().filter(|p| p.as_os_str() != "-") {
         None => {

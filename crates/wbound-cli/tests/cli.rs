@@ -75,14 +75,17 @@ fn score_writes_to_a_file_and_honours_options() {
 #[test]
 fn glob_params_select_by_name() {
     score("mlp/model.onnx", "mlp/x.npy").args(["--params", "*fc2*", "--threads", "1"]).assert().success();
-    let err = fails(score("mlp/model.onnx", "mlp/x.npy").args(["--params", "nothing*"]), 1);
+    let out = score("mlp/model.onnx", "mlp/x.npy").args(["--params", "nothing*"]).assert().code(1).get_output().clone();
+    let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("matches no parameter") && err.contains("fc1"), "{err}");
+    assert!(out.stdout.is_empty(), "nothing is written before the settings are checked");
 }
 
 #[test]
 fn missing_model_file() {
     let err = fails(&mut score("nope/model.onnx", "mlp/x.npy"), 1);
     assert!(err.contains("nope/model.onnx") && err.contains("No such file"), "{err}");
+    assert_eq!(err.matches("No such file").count(), 1, "the cause is said once: {err}");
 }
 
 #[test]
@@ -144,6 +147,8 @@ fn truncated_npy() {
 #[test]
 fn usage_errors_exit_2() {
     fails(score("mlp/model.onnx", "mlp/x.npy").args(["--norm", "3"]), 2);
+    let err = fails(score("mlp/model.onnx", "mlp/x.npy").args(["--eps", "-1"]), 2);
+    assert!(err.contains("--eps"), "{err}");
     fails(score("mlp/model.onnx", "mlp/x.npy").args(["--batch-size", "0"]), 2);
     fails(wbound().args(["score", "--model", "m.onnx"]), 2);
     wbound().arg("--help").assert().success().stdout(predicate::str::contains("score"));

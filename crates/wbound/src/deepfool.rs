@@ -390,7 +390,8 @@ impl DeepFool {
         ws.w.copy_from_slice(w0);
         let score = match goal {
             Goal::Towards(_) => distance,
-            Goal::Away(_) => -distance,
+            // `0 − d` rather than `−d`: a zero distance scores 0, not −0.
+            Goal::Away(_) => 0.0 - distance,
         };
         SampleScore { score, distance, steps, status, original_class: prediction, final_class }
     }

@@ -10,13 +10,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A file could not be read or written.
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file could not be read or written. (The message includes the OS error, so it is not
+    /// also reported as a `source`: error chains print each cause once.)
+    #[error("{}: {cause}", path.display())]
+    Io { path: PathBuf, cause: std::io::Error },
 
     /// The bytes are not a valid ONNX model (truncated, not protobuf, missing graph, ...).
     #[error("not a valid ONNX model: {0}")]
@@ -42,13 +39,10 @@ pub enum Error {
     #[error("invalid setting: {0}")]
     Config(String),
 
-    /// An error about a specific file (wraps one of the above with the path).
-    #[error("{}: {source}", path.display())]
-    File {
-        path: PathBuf,
-        #[source]
-        source: Box<Error>,
-    },
+    /// An error about a specific file (wraps one of the above with the path; the message includes
+    /// the inner one).
+    #[error("{}: {cause}", path.display())]
+    File { path: PathBuf, cause: Box<Error> },
 }
 
 impl Error {
@@ -56,7 +50,7 @@ impl Error {
     pub fn in_file(self, path: impl Into<PathBuf>) -> Error {
         match self {
             e @ (Error::Io { .. } | Error::File { .. }) => e,
-            e => Error::File { path: path.into(), source: Box::new(e) },
+            e => Error::File { path: path.into(), cause: Box::new(e) },
         }
     }
 

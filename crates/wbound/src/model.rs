@@ -26,7 +26,7 @@ impl Model {
     /// Reads and imports an `.onnx` file.
     pub fn load(path: impl AsRef<Path>) -> Result<Model> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), cause: source })?;
         Model::from_bytes(&bytes).map_err(|e| e.in_file(path))
     }
 

@@ -38,7 +38,7 @@ pub struct ImageFolder {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io { path: path.to_path_buf(), source }
+    move |source| Error::Io { path: path.to_path_buf(), cause: source }
 }
 
 /// The entries of `dir` whose names do not start with `.`, sorted by name.

@@ -345,7 +345,7 @@ pub struct LoadedData {
 /// format (`key` outside `.npz`, `label_column` outside CSV, `resize` outside image folders), and
 /// anything the reader rejects.
 pub fn open(path: &Path, options: &OpenOptions) -> Result<LoadedData> {
-    std::fs::metadata(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    std::fs::metadata(path).map_err(|source| Error::Io { path: path.to_path_buf(), cause: source })?;
     let format = match options.format {
         Some(f) => f,
         None => Format::detect(path)?,
@@ -387,7 +387,7 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// Opens `path` for reading, gunzipping it on the fly if it starts with the gzip magic bytes.
 pub(crate) fn open_reader(path: &Path) -> Result<Box<dyn Read>> {
-    let io = |source| Error::Io { path: path.to_path_buf(), source };
+    let io = |source| Error::Io { path: path.to_path_buf(), cause: source };
     let mut file = BufReader::new(std::fs::File::open(path).map_err(io)?);
     let gz = file.fill_buf().map_err(io)?.starts_with(&GZIP_MAGIC);
     Ok(if gz { Box::new(flate2::bufread::MultiGzDecoder::new(file)) } else { Box::new(file) })
@@ -395,7 +395,7 @@ pub(crate) fn open_reader(path: &Path) -> Result<Box<dyn Read>> {
 
 /// The bytes of `path`, gunzipped if it is gzip-compressed.
 pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), cause: source })?;
     if !bytes.starts_with(&GZIP_MAGIC) {
         return Ok(bytes);
     }

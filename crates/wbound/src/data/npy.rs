@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 
 /// An `.npy` array of any numeric type, converted to f32, with its shape.
 pub fn read_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), cause: source })?;
     parse_f32(&bytes).map_err(|e| e.in_file(path))
 }
 
@@ -29,7 +29,7 @@ pub fn parse_labels(bytes: &[u8]) -> Result<Vec<i64>> {
 
 /// Reads an `.npy` file of labels, one per sample: shape `[N]` (or `[N, 1]`).
 pub fn read_labels(path: &Path) -> Result<Vec<i64>> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), cause: source })?;
     let array = dtype::parse(&bytes).map_err(|e| e.in_file(path))?;
     check_label_shape(&array.shape).map_err(|e| e.in_file(path))?;
     array.into_i64().map_err(|e| e.in_file(path))

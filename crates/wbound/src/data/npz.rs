@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 type Archive = NpzArchive<BufReader<std::fs::File>>;
 
 fn open_archive(path: &Path) -> Result<Archive> {
-    let file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), cause: source })?;
     NpzArchive::new(BufReader::new(file)).map_err(|e| {
         Error::Data(format!("not a readable .npz archive ({e}); write it with np.savez or np.savez_compressed"))
             .in_file(path)

@@ -29,7 +29,7 @@ impl NpyStream {
     /// Opens `path` for streaming; `Ok(None)` when its dtype or order needs the in-memory reader
     /// (integers, big-endian, Fortran order).
     pub fn open(path: &Path) -> Result<Option<NpyStream>> {
-        let io = |source| Error::Io { path: path.to_path_buf(), source };
+        let io = |source| Error::Io { path: path.to_path_buf(), cause: source };
         let file = File::open(path).map_err(io)?;
         let file_len = file.metadata().map_err(io)?.len();
         let npy = NpyFile::new(BufReader::new(file))
