@@ -84,6 +84,17 @@ fn bench_rejects_bad_settings_with_one_line_errors() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.starts_with("error: ") && err.contains("digits"), "{err}");
     Command::cargo_bin("wbound").unwrap().args(["bench", "--methods", "wb,nope"]).assert().code(2);
+    for noise in ["0", "1", "1.5"] {
+        let out = Command::cargo_bin("wbound")
+            .unwrap()
+            .args(["bench", "--dataset", "digits", "--train-size", "50", "--noise", noise, "--plot", "/tmp/never.png"])
+            .assert()
+            .code(1)
+            .get_output()
+            .clone();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains("noise fraction") && !err.contains("NaN"), "{err}");
+    }
 }
 
 #[test]

@@ -75,8 +75,11 @@ impl BenchConfig {
     /// One seed of the benchmark: a random training subset of `data`, label noise, training,
     /// and every method's scores and metrics. Deterministic for a seed.
     pub fn run_seed(&self, data: &ArrayDataset, seed: u64) -> Result<SeedRun> {
-        if !(0.0..1.0).contains(&self.noise) {
-            return Err(Error::Config(format!("the noise fraction must be in [0, 1), not {}", self.noise)));
+        if !(self.noise > 0.0 && self.noise < 1.0) {
+            return Err(Error::Config(format!(
+                "the noise fraction must be in (0, 1), not {}: the benchmark measures how fast flipped labels are found",
+                self.noise
+            )));
         }
         if self.methods.is_empty() {
             return Err(Error::Config("no method to benchmark".into()));
