@@ -69,6 +69,7 @@ pub enum Order {
 pub struct TopK {
     /// Data-set indices.
     pub indices: Vec<usize>,
+    /// Their results, best first.
     pub scores: Vec<SampleScore>,
     /// The samples, row-major, in the same order.
     pub samples: Vec<f32>,

@@ -174,8 +174,11 @@ enum Space<'a> {
 /// Settings of the DeepFool loop.
 #[derive(Debug, Clone, Copy)]
 pub struct DeepFool {
+    /// Most weight updates per sample (influenciae's `step_nbr`).
     pub step_nbr: usize,
+    /// The norm of the change (and of its dual for the step).
     pub norm: Norm,
+    /// Top-two logit gap under which a sample counts as on the boundary.
     pub eps: f32,
     /// Search only this many other classes, the highest-scoring at the start (`None`: all).
     pub candidates: Option<usize>,
@@ -191,6 +194,7 @@ pub struct SampleScore {
     pub distance: f64,
     /// Number of weight updates made.
     pub steps: usize,
+    /// How the search ended.
     pub status: Status,
     /// The model's prediction with the trained weights (and the original sample).
     pub original_class: usize,

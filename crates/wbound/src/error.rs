@@ -13,7 +13,12 @@ pub enum Error {
     /// A file could not be read or written. (The message includes the OS error, so it is not
     /// also reported as a `source`: error chains print each cause once.)
     #[error("{}: {cause}", path.display())]
-    Io { path: PathBuf, cause: std::io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        cause: std::io::Error,
+    },
 
     /// The bytes are not a valid ONNX model (truncated, not protobuf, missing graph, ...).
     #[error("not a valid ONNX model: {0}")]
@@ -21,11 +26,23 @@ pub enum Error {
 
     /// An op type wbound does not implement.
     #[error("node '{node}': unsupported op '{op}'; supported ops: {}", crate::onnx::SUPPORTED_OPS.join(", "))]
-    UnsupportedOp { node: String, op: String },
+    UnsupportedOp {
+        /// The node's name.
+        node: String,
+        /// Its op type.
+        op: String,
+    },
 
     /// A supported op used in a way wbound cannot handle (attribute, shapes, operand kinds).
     #[error("node '{node}' ({op}): {msg}")]
-    Node { node: String, op: String, msg: String },
+    Node {
+        /// The node's name.
+        node: String,
+        /// Its op type.
+        op: String,
+        /// What is wrong and, where there is one, what to do.
+        msg: String,
+    },
 
     /// A graph-level problem (inputs, outputs, unknown values).
     #[error("model graph: {0}")]
@@ -42,7 +59,12 @@ pub enum Error {
     /// An error about a specific file (wraps one of the above with the path; the message includes
     /// the inner one).
     #[error("{}: {cause}", path.display())]
-    File { path: PathBuf, cause: Box<Error> },
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The error about it.
+        cause: Box<Error>,
+    },
 }
 
 impl Error {

@@ -29,16 +29,22 @@ pub enum Role {
 /// A float tensor stored in the model.
 #[derive(Debug, Clone)]
 pub struct Tensor {
+    /// The ONNX initializer's (or constant's) name.
     pub name: String,
+    /// Its shape.
     pub shape: Vec<usize>,
+    /// Its values, row-major.
     pub data: Vec<f32>,
+    /// Whether DeepFool may move it.
     pub role: Role,
 }
 
 /// A value flowing through the graph (one sample's tensor).
 #[derive(Debug, Clone)]
 pub struct Value {
+    /// The ONNX value's name.
     pub name: String,
+    /// Its shape for one sample (batch axis 1).
     pub shape: Vec<usize>,
     /// The storage it lives in; reshaped views share their source's buffer.
     pub buffer: usize,
@@ -63,22 +69,28 @@ pub struct Node {
     pub name: String,
     /// The ONNX op type it came from (`Gemm`, `MatMul`, `Conv`, ...).
     pub op_type: String,
+    /// What it computes.
     pub op: Op,
     /// Dynamic inputs, in the order the op refers to them.
     pub inputs: Vec<ValueId>,
+    /// The value it computes.
     pub output: ValueId,
 }
 
 /// A classifier graph ready for the engine.
 #[derive(Debug, Clone)]
 pub struct Graph {
+    /// Every value, the input first.
     pub values: Vec<Value>,
     /// Length (elements) of each buffer.
     pub buffers: Vec<usize>,
     /// Nodes in topological order.
     pub nodes: Vec<Node>,
+    /// The weight and constant tensors the nodes read.
     pub tensors: Vec<Tensor>,
+    /// The graph input (one sample).
     pub input: ValueId,
+    /// The logits (or probabilities).
     pub output: ValueId,
     /// The input's ONNX shape, the batch dimension included (as 1).
     pub input_shape: Vec<usize>,
