@@ -32,7 +32,9 @@ use noise::Rng;
 /// Everything a benchmark run depends on.
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
+    /// The embedded data set.
     pub dataset: BenchData,
+    /// The classifier trained on the noisy labels.
     pub arch: Arch,
     /// Fraction of training labels flipped.
     pub noise: f64,
@@ -40,10 +42,13 @@ pub struct BenchConfig {
     pub train_size: usize,
     /// Hidden units of the MLP.
     pub hidden: usize,
+    /// The scoring methods compared.
     pub methods: Vec<Method>,
+    /// Optimiser settings.
     pub train: TrainConfig,
     /// DeepFool step limit of the boundary methods.
     pub steps: usize,
+    /// Worker threads for training and scoring.
     pub threads: usize,
 }
 
@@ -147,14 +152,21 @@ impl Fit {
 /// One method's figures on one seed.
 #[derive(Debug, Clone)]
 pub struct MethodRun {
+    /// The method.
     pub method: Method,
+    /// influenciae's ROC metric: the mean of the detection curve.
     pub roc_metric: f64,
+    /// Area under the ROC curve of flipped vs clean samples (ties count ½).
     pub auroc: f64,
+    /// Precision among the top k = number of flipped samples.
     pub precision_at_k: f64,
+    /// Fraction of the flipped samples among the top 5% of the ranking.
     pub recall_at_5pct: f64,
+    /// Fraction of the flipped samples among the top 10% of the ranking.
     pub recall_at_10pct: f64,
     /// Fraction of flipped samples found after inspecting each prefix of the ranking.
     pub curve: Vec<f64>,
+    /// Time the method took to score the training set.
     pub seconds: f64,
 }
 
@@ -176,12 +188,17 @@ impl MethodRun {
 /// The result of one seed.
 #[derive(Debug, Clone)]
 pub struct SeedRun {
+    /// The seed.
     pub seed: u64,
+    /// Training samples drawn.
     pub n_train: usize,
     /// Indices (in the training set) of the flipped samples.
     pub noisy: Vec<usize>,
+    /// The trained network.
     pub trained: Trained,
+    /// How well it fits the noisy labels.
     pub fit: Fit,
+    /// Training time.
     pub train_seconds: f64,
     /// In the order of [`BenchConfig::methods`].
     pub methods: Vec<MethodRun>,
