@@ -151,6 +151,7 @@ fn eval(op: &Op, w: &[Vec<f64>], ins: &[&[f64]]) -> Vec<f64> {
                 ActivationKind::Tanh => v.tanh(),
                 ActivationKind::Elu { alpha } if v <= 0.0 => f64::from(alpha) * (v.exp() - 1.0),
                 ActivationKind::Elu { .. } => v,
+                ActivationKind::Clip { min, max } => v.max(f64::from(min)).min(f64::from(max)),
             })
             .collect(),
         Op::Softmax(o) => {
@@ -161,7 +162,8 @@ fn eval(op: &Op, w: &[Vec<f64>], ins: &[&[f64]]) -> Vec<f64> {
                     let at = |j: usize| (a * o.len + j) * o.inner + i;
                     let total: f64 = (0..o.len).map(|j| x[at(j)].exp()).sum();
                     for j in 0..o.len {
-                        y[at(j)] = x[at(j)].exp() / total;
+                        let p = x[at(j)].exp() / total;
+                        y[at(j)] = if o.log { p.ln() } else { p };
                     }
                 }
             }
@@ -474,8 +476,8 @@ fn pools_and_views(seed: u64) -> (Vec<u8>, Vec<f32>) {
 /// Opset 13 arithmetic: Add/Sub/Mul/Div with constants on either side and broadcast shapes
 /// (`[2,1,1]` from a Constant node, `[4]`, a scalar, `[3,1]`, `[1,2,1,1]`), Add/Mul/Div/Sub of two
 /// dynamic values (and a value times itself), one constant shared by two nodes (the engine's summed-gradient path), Tanh,
-/// Sigmoid, Cast, a mid-network Softmax over axis 1 (inner size 12), Unsqueeze/Squeeze with input
-/// axes, Reshape and MatMul + bias Add. Smooth everywhere. Input `[N, 2, 3, 4]`, 4 classes.
+/// Sigmoid, Cast, a mid-network Softmax over axis 1 (inner size 12), Clip with constant bounds,
+/// Unsqueeze/Squeeze with input axes, Reshape, MatMul + bias Add and a final LogSoftmax. Smooth everywhere. Input `[N, 2, 3, 4]`, 4 classes.
 fn arithmetic(seed: u64) -> (Vec<u8>, Vec<f32>) {
     let mut rng = Rng::new(seed);
     let mut m = OnnxBuilder::new("x", &[2, 3, 4]);
@@ -505,15 +507,19 @@ fn arithmetic(seed: u64) -> (Vec<u8>, Vec<f32>) {
     let r4 = m.op("Sub", &[&r3, &q], vec![]);
     let cast = m.op("Cast", &[&r4], vec![attr_int("to", 1)]);
     let sm = m.op("Softmax", &[&cast], vec![attr_int("axis", 1)]); // [1, 2, 3, 4], inner 12
+                                                                   // Clip clamps some of the probabilities (derivative 0 there) and passes the others.
+    let (lo, hi) = (m.init_f32("clip.lo", &[], &[0.2]), m.init_f32("clip.hi", &[], &[0.8]));
+    let cl = m.op("Clip", &[&sm, &lo, &hi], vec![]);
     let axes = m.init_i64("axes", &[1], &[2]);
-    let un = m.op("Unsqueeze", &[&sm, &axes], vec![]); // [1, 2, 1, 3, 4]
+    let un = m.op("Unsqueeze", &[&cl, &axes], vec![]); // [1, 2, 1, 3, 4]
     let sq = m.op("Squeeze", &[&un, &axes], vec![]);
     let shape = m.init_i64("shape", &[2], &[0, -1]);
     let rs = m.op("Reshape", &[&sq, &shape], vec![]); // [1, 24]
     let wm = m.init_f32("fc.w", &[24, 4], &rng.vec(96, 3.0));
     let mm = m.op("MatMul", &[&rs, &wm], vec![]);
     let bm = rand_init(&mut m, &mut rng, "fc.b", &[4], 1);
-    let out = m.op("Add", &[&mm, &bm], vec![]);
+    let logits = m.op("Add", &[&mm, &bm], vec![]);
+    let out = m.op("LogSoftmax", &[&logits], vec![]);
     m.output(&out);
     (m.to_bytes(), rng.vec(24, 1.0))
 }

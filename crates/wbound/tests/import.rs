@@ -387,3 +387,31 @@ fn huge_claimed_shapes_are_errors_not_allocations() {
     let err = wbound::Model::from_bytes(&bytes(m)).unwrap_err().to_string();
     assert!(err.contains("more than") && err.contains("Add"), "{err}");
 }
+
+/// PyTorch's ReLU6 (`Clip` with attribute bounds before opset 11, constant inputs after) and
+/// `LogSoftmax` (MNIST examples end with `F.log_softmax`) import with their closed forms.
+#[test]
+fn clip_and_log_softmax_follow_their_definitions() {
+    let x = [-3.0f32, 0.5, 7.0, 2.0];
+    let want_clip = [0.0f32, 0.5, 6.0, 2.0];
+    for opset in [10, 13] {
+        let mut m = common::OnnxBuilder::new("x", &[4]).opset(opset);
+        let y = if opset < 11 {
+            m.op("Clip", &["x"], vec![common::attr_float("min", 0.0), common::attr_float("max", 6.0)])
+        } else {
+            let (lo, hi) = (m.init_f32("lo", &[], &[0.0]), m.init_f32("hi", &[], &[6.0]));
+            m.op("Clip", &["x", &lo, &hi], vec![])
+        };
+        m.output(&y);
+        let model = wbound::Model::from_bytes(&m.to_bytes()).unwrap();
+        assert_eq!(model.logits(&x).unwrap(), want_clip, "opset {opset}");
+    }
+    let mut m = common::OnnxBuilder::new("x", &[4]);
+    let y = m.op("LogSoftmax", &["x"], vec![]);
+    m.output(&y);
+    let got = wbound::Model::from_bytes(&m.to_bytes()).unwrap().logits(&x).unwrap();
+    let lse = x.iter().map(|&v| f64::from(v).exp()).sum::<f64>().ln();
+    for (g, &v) in got.iter().zip(&x) {
+        assert!((f64::from(*g) - (f64::from(v) - lse)).abs() < 1e-5, "{g} vs {}", f64::from(v) - lse);
+    }
+}

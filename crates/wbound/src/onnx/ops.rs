@@ -18,6 +18,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "AveragePool",
     "BatchNormalization",
     "Cast",
+    "Clip",
     "Concat",
     "Constant",
     "Conv",
@@ -30,6 +31,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "GlobalAveragePool",
     "Identity",
     "LeakyRelu",
+    "LogSoftmax",
     "MatMul",
     "MaxPool",
     "Mul",
@@ -54,8 +56,8 @@ pub fn import_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
         "MaxPool" | "AveragePool" => pool(b, ctx),
         "GlobalAveragePool" => global_average_pool(b, ctx),
         "BatchNormalization" => batchnorm(b, ctx),
-        "Relu" | "LeakyRelu" | "Sigmoid" | "Tanh" | "Elu" => activation(b, ctx),
-        "Softmax" => softmax(b, ctx),
+        "Relu" | "LeakyRelu" | "Sigmoid" | "Tanh" | "Elu" | "Clip" => activation(b, ctx),
+        "Softmax" | "LogSoftmax" => softmax(b, ctx),
         "Add" | "Sub" | "Mul" | "Div" => binary(b, ctx),
         "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze" | "Identity" | "Dropout" => reshape_like(b, ctx),
         "Transpose" => transpose(b, ctx),
@@ -342,22 +344,46 @@ fn activation(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
         "LeakyRelu" => ActivationKind::LeakyRelu { alpha: ctx.float("alpha", 0.01)? },
         "Sigmoid" => ActivationKind::Sigmoid,
         "Tanh" => ActivationKind::Tanh,
+        "Clip" => clip_bounds(b, ctx)?,
         _ => ActivationKind::Elu { alpha: ctx.float("alpha", 1.0)? },
     };
     let shape = b.value(x).shape.clone();
     b.push(ctx, Op::Activation(Activation { kind }), vec![x], shape)
 }
 
+/// `Clip`'s bounds: attributes before opset 11, optional constant inputs 1 and 2 after.
+fn clip_bounds(b: &Builder, ctx: &NodeCtx) -> Result<ActivationKind> {
+    let (min, max) = if b.opset < 11 {
+        (ctx.float("min", f32::NEG_INFINITY)?, ctx.float("max", f32::INFINITY)?)
+    } else {
+        let bound = |i: usize, default: f32| -> Result<f32> {
+            match b.input(ctx, i)? {
+                None => Ok(default),
+                Some(_) => match b.constant(ctx, i)?.to_f32()[..] {
+                    [v] => Ok(v),
+                    ref v => Err(ctx.err(format!("input {i} holds {} values; Clip needs a scalar bound", v.len()))),
+                },
+            }
+        };
+        (bound(1, f32::NEG_INFINITY)?, bound(2, f32::INFINITY)?)
+    };
+    if min > max {
+        return Err(ctx.err(format!("min {min} is above max {max}")));
+    }
+    Ok(ActivationKind::Clip { min, max })
+}
+
 fn softmax(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
+    let log = ctx.op() == "LogSoftmax";
     let x = b.dynamic(ctx, 0)?;
     let s = b.value(x).shape.clone();
     let legacy = b.opset < 13;
     let axis = normalize_axis(ctx, ctx.int("axis", if legacy { 1 } else { -1 })?, s.len())?;
     let outer = s[..axis].iter().product();
     let op = if legacy {
-        Softmax { outer, len: s[axis..].iter().product(), inner: 1 }
+        Softmax { outer, len: s[axis..].iter().product(), inner: 1, log }
     } else {
-        Softmax { outer, len: s[axis], inner: s[axis + 1..].iter().product() }
+        Softmax { outer, len: s[axis], inner: s[axis + 1..].iter().product(), log }
     };
     b.push(ctx, Op::Softmax(op), vec![x], s)
 }

@@ -1,8 +1,9 @@
-//! Element-wise activations: ONNX `Relu`, `LeakyRelu`, `Sigmoid`, `Tanh` and `Elu`.
+//! Element-wise activations: ONNX `Relu`, `LeakyRelu`, `Sigmoid`, `Tanh`, `Elu` and `Clip`
+//! (ReLU6 in PyTorch exports).
 //!
 //! Each derivative is written from the input `x` or the output `y`, whichever is cheaper:
 //! relu `[x > 0]`, leaky relu `x > 0 ? 1 : α`, sigmoid `y(1 − y)`, tanh `1 − y²`,
-//! elu `x > 0 ? 1 : y + α`.
+//! elu `x > 0 ? 1 : y + α`, clip `min < x < max ? 1 : 0`.
 
 /// Which function an [`Activation`] applies.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -12,6 +13,7 @@ pub enum ActivationKind {
     Sigmoid,
     Tanh,
     Elu { alpha: f32 },
+    Clip { min: f32, max: f32 },
 }
 
 /// An element-wise activation.
@@ -40,6 +42,7 @@ impl Activation {
                     alpha * (x.exp() - 1.0)
                 }
             }
+            ActivationKind::Clip { min, max } => x.max(min).min(max),
         }
     }
 
@@ -63,6 +66,9 @@ impl Activation {
             ActivationKind::Sigmoid => each(x, y, m, dy, dx, |_, y| y * (1.0 - y)),
             ActivationKind::Tanh => each(x, y, m, dy, dx, |_, y| 1.0 - y * y),
             ActivationKind::Elu { alpha } => each(x, y, m, dy, dx, |x, y| if x > 0.0 { 1.0 } else { y + alpha }),
+            ActivationKind::Clip { min, max } => {
+                each(x, y, m, dy, dx, |x, _| if x > min && x < max { 1.0 } else { 0.0 })
+            }
         }
     }
 }

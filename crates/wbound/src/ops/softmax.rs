@@ -1,13 +1,18 @@
-//! ONNX `Softmax` over one axis (opset 13+) or over the flattened trailing axes (opset < 13),
-//! both expressed as `outer × len × inner` with the reduction over `len`.
-//! Backward: `dx = y ⊙ (dy − Σ_len dy ⊙ y)`.
+//! ONNX `Softmax` and `LogSoftmax` over one axis (opset 13+) or over the flattened trailing axes
+//! (opset < 13), both expressed as `outer × len × inner` with the reduction over `len`.
+//! Backward: softmax `dx = y ⊙ (dy − Σ_len dy ⊙ y)`; log-softmax `dx = dy − e^y ⊙ Σ_len dy`.
 
 /// A softmax over the middle axis of an `outer × len × inner` view of the sample.
 #[derive(Debug, Clone)]
 pub struct Softmax {
+    /// Product of the axes before the reduced one(s).
     pub outer: usize,
+    /// Length of the reduced axis (or of the flattened trailing axes).
     pub len: usize,
+    /// Product of the axes after the reduced one.
     pub inner: usize,
+    /// `LogSoftmax`: the logarithm of the softmax.
+    pub log: bool,
 }
 
 impl Softmax {
@@ -23,8 +28,15 @@ impl Softmax {
                     y[at(j)] = e;
                     sum += e;
                 }
-                for j in 0..l {
-                    y[at(j)] /= sum;
+                if self.log {
+                    let shift = max + sum.ln();
+                    for j in 0..l {
+                        y[at(j)] = x[at(j)] - shift;
+                    }
+                } else {
+                    for j in 0..l {
+                        y[at(j)] /= sum;
+                    }
                 }
             }
         }
@@ -37,9 +49,16 @@ impl Softmax {
             for o in 0..self.outer {
                 for i in 0..inner {
                     let at = |j: usize| o * l * inner + j * inner + i;
-                    let s: f32 = (0..l).map(|j| dyr[at(j)] * y[at(j)]).sum();
-                    for j in 0..l {
-                        dxr[at(j)] += y[at(j)] * (dyr[at(j)] - s);
+                    if self.log {
+                        let s: f32 = (0..l).map(|j| dyr[at(j)]).sum();
+                        for j in 0..l {
+                            dxr[at(j)] += dyr[at(j)] - y[at(j)].exp() * s;
+                        }
+                    } else {
+                        let s: f32 = (0..l).map(|j| dyr[at(j)] * y[at(j)]).sum();
+                        for j in 0..l {
+                            dxr[at(j)] += y[at(j)] * (dyr[at(j)] - s);
+                        }
                     }
                 }
             }
