@@ -445,6 +445,9 @@ fn pools_and_views(seed: u64) -> (Vec<u8>, Vec<f32>) {
     let gain = m.init_f32("gain", &[1], &[4.0]);
     let s0 = m.op("Mul", &[&a0, &gain], vec![]);
     let s = m.op("Sigmoid", &[&s0], vec![]);
+    // A squeeze-excitation style rescaling by the spatial mean.
+    let rm = m.op("ReduceMean", &[&s], vec![attr_ints("axes", &[2, 3])]); // [1, 8, 1, 1]
+    let s = m.op("Mul", &[&s, &rm], vec![]);
     let shape = m.init_i64("rs.shape", &[3], &[0, 4, -1]);
     let rs = m.op("Reshape", &[&s, &shape], vec![]); // [1, 4, 8]
     let wm = rand_init(&mut m, &mut rng, "mm.w", &[8, 6], 8);

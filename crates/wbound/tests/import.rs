@@ -415,3 +415,19 @@ fn clip_and_log_softmax_follow_their_definitions() {
         assert!((f64::from(*g) - (f64::from(v) - lse)).abs() < 1e-5, "{g} vs {}", f64::from(v) - lse);
     }
 }
+
+/// `ReduceMean` over the trailing axes (PyTorch's `x.mean((2, 3))`) is the mean; over the batch
+/// axis it is refused.
+#[test]
+fn reduce_mean_over_trailing_axes() {
+    let mut m = common::OnnxBuilder::new("x", &[2, 3]).opset(13);
+    let y = m.op("ReduceMean", &["x"], vec![attr_ints("axes", &[-1]), attr_int("keepdims", 0)]);
+    m.output(&y);
+    let model = wbound::Model::from_bytes(&m.to_bytes()).unwrap();
+    assert_eq!(model.logits(&[1.0, 2.0, 6.0, -3.0, 0.0, 0.0]).unwrap(), vec![3.0, -1.0]);
+    let mut m = common::OnnxBuilder::new("x", &[2, 3]).opset(13);
+    let y = m.op("ReduceMean", &["x"], vec![attr_ints("axes", &[0, 2])]);
+    m.output(&y);
+    let err = wbound::Model::from_bytes(&m.to_bytes()).unwrap_err().to_string();
+    assert!(err.contains("ReduceMean") && err.contains("trailing axes"), "{err}");
+}

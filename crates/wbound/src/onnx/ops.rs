@@ -35,6 +35,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "MatMul",
     "MaxPool",
     "Mul",
+    "ReduceMean",
     "Relu",
     "Reshape",
     "Shape",
@@ -55,6 +56,7 @@ pub fn import_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
         "Conv" => conv(b, ctx),
         "MaxPool" | "AveragePool" => pool(b, ctx),
         "GlobalAveragePool" => global_average_pool(b, ctx),
+        "ReduceMean" => reduce_mean(b, ctx),
         "BatchNormalization" => batchnorm(b, ctx),
         "Relu" | "LeakyRelu" | "Sigmoid" | "Tanh" | "Elu" | "Clip" => activation(b, ctx),
         "Softmax" | "LogSoftmax" => softmax(b, ctx),
@@ -306,6 +308,42 @@ fn global_average_pool(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
     };
     let mut out = vec![1, s[1]];
     out.extend(std::iter::repeat_n(1, s.len() - 2));
+    b.push(ctx, Op::Pool(op), vec![x], out)
+}
+
+/// `ReduceMean` over trailing axes (PyTorch's `x.mean((2, 3))`): an average pool over the
+/// flattened trailing axes.
+fn reduce_mean(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
+    let x = b.dynamic(ctx, 0)?;
+    let s = b.value(x).shape.clone();
+    let axes = axes(b, ctx, 18, 1)?
+        .ok_or_else(|| ctx.err("ReduceMean over every axis would mix the samples of a batch; give axes"))?;
+    let mut axes = axes.iter().map(|&a| normalize_axis(ctx, a, s.len())).collect::<Result<Vec<_>>>()?;
+    axes.sort_unstable();
+    axes.dedup();
+    let first = axes[0];
+    if first == 0 || axes != (first..s.len()).collect::<Vec<_>>() {
+        return Err(ctx.err(format!(
+            "ReduceMean over axes {axes:?} of shape {s:?}: wbound reduces trailing axes after the batch axis only"
+        )));
+    }
+    let (c, h) = (s[..first].iter().product(), s[first..].iter().product());
+    let op = Pool {
+        kind: PoolKind::Average { count_include_pad: false },
+        c,
+        h,
+        w: 1,
+        kernel: [h, 1],
+        stride: [1, 1],
+        dilation: [1, 1],
+        pads: [0; 4],
+        oh: 1,
+        ow: 1,
+    };
+    let mut out = s[..first].to_vec();
+    if ctx.int("keepdims", 1)? != 0 {
+        out.extend(std::iter::repeat_n(1, s.len() - first));
+    }
     b.push(ctx, Op::Pool(op), vec![x], out)
 }
 
