@@ -13,6 +13,11 @@
 //!   threads) and scores a [`Dataset`] — streaming batches, or a bounded-memory top-k.
 //! - Each result is a [`SampleScore`]: score, distance, steps, [`Status`], original and final
 //!   class.
+//! - [`Reference::Labels`] turns the score into the label-aware signed margin (`wb-label`);
+//!   [`SampleBoundaryCalculator`] runs DeepFool on the input instead (influenciae's
+//!   `SampleBoundaryCalculator`).
+//! - [`data`] reads `.npy`/`.npz`, MNIST IDX, CIFAR-10, image folders and CSV; [`bench`] is the
+//!   mislabel-detection benchmark (training in wbound, baselines, metrics) behind `wbound bench`.
 //!
 //! Data flows one way: file → [`graph::Graph`] → [`engine::Engine`] → [`SampleScore`]s.
 //!
