@@ -16,7 +16,7 @@
 //! - [`Reference::Labels`] turns the score into the label-aware signed margin (`wb-label`);
 //!   [`SampleBoundaryCalculator`] runs DeepFool on the input instead (influenciae's
 //!   `SampleBoundaryCalculator`).
-//! - [`data`] reads `.npy`/`.npz`, MNIST IDX, CIFAR-10, image folders and CSV; [`bench`] is the
+//! - [`data`] reads `.npy`/`.npz`, MNIST IDX, CIFAR-10, image folders and CSV; [`bench`](mod@bench) is the
 //!   mislabel-detection benchmark (training in wbound, baselines, metrics) behind `wbound bench`.
 //!
 //! Data flows one way: file → [`graph::Graph`] → [`engine::Engine`] → [`SampleScore`]s.
