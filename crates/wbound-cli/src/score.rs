@@ -11,7 +11,7 @@ use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use wbound::{Model, Reference, WeightsBoundaryCalculator};
+use wbound::{Model, Reference, Status, WeightsBoundaryCalculator};
 
 use crate::args::{RunArgs, ScoreArgs};
 use crate::input::{self, Input, Slice};
@@ -69,17 +69,39 @@ fn score_rows(
     let start = input.range.start + done;
     let slice = Slice::of(input, start..input.range.end);
     let bar = progress::bar(input.range.len(), done, quiet);
+    let clock = std::time::Instant::now();
+    let mut statuses: Vec<(Status, usize)> = Vec::new();
     if !slice.range.is_empty() {
         for batch in calc.compute_influence_values(&slice)? {
             let batch = batch?;
             for (i, s) in batch.scores.iter().enumerate() {
                 csv_row(out, start + batch.start + i, s)?;
+                match statuses.iter_mut().find(|(st, _)| *st == s.status) {
+                    Some((_, n)) => *n += 1,
+                    None => statuses.push((s.status, 1)),
+                }
             }
             out.flush()?;
             bar.inc(batch.scores.len() as u64);
         }
     }
     bar.finish_and_clear();
+    if !quiet && !slice.range.is_empty() {
+        let n = slice.range.len();
+        let secs = clock.elapsed().as_secs_f64();
+        statuses.sort_by_key(|&(st, _)| st.as_str());
+        let counts: Vec<String> = statuses.iter().map(|(st, c)| format!("{c} {st}")).collect();
+        eprintln!(
+            "scored {n} samples in {secs:.1} s ({:.0} samples/s): {}",
+            n as f64 / secs.max(1e-9),
+            counts.join(", ")
+        );
+        if statuses.iter().any(|(st, _)| matches!(st, Status::Stuck | Status::NonFinite)) {
+            eprintln!(
+                "note: 'stuck' rows have distance inf (no weight change moves the logits), 'non_finite' rows NaN"
+            );
+        }
+    }
     Ok(())
 }
 

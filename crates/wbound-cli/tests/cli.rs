@@ -73,6 +73,15 @@ fn score_writes_to_a_file_and_honours_options() {
 }
 
 #[test]
+fn a_summary_of_statuses_goes_to_stderr_unless_quiet() {
+    let out = score("linear/model.onnx", "linear/x.npy").assert().success().get_output().clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("scored 16 samples") && err.contains("crossed"), "{err}");
+    let out = score("linear/model.onnx", "linear/x.npy").arg("--quiet").assert().success().get_output().clone();
+    assert!(out.stderr.is_empty());
+}
+
+#[test]
 fn glob_params_select_by_name() {
     score("mlp/model.onnx", "mlp/x.npy").args(["--params", "*fc2*", "--threads", "1"]).assert().success();
     let out = score("mlp/model.onnx", "mlp/x.npy").args(["--params", "nothing*"]).assert().code(1).get_output().clone();
