@@ -95,6 +95,14 @@ fn bench_rejects_bad_settings_with_one_line_errors() {
         let err = String::from_utf8(out.stderr).unwrap();
         assert!(err.contains("noise fraction") && !err.contains("NaN"), "{err}");
     }
+    let out = Command::cargo_bin("wbound")
+        .unwrap()
+        .args(["bench", "--dataset", "digits", "--train-size", "50", "--lr", "nan", "--plot", "/tmp/never.png"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert!(String::from_utf8(out.stderr).unwrap().contains("learning rate"));
 }
 
 #[test]

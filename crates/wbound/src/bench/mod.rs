@@ -89,6 +89,9 @@ impl BenchConfig {
         if self.methods.is_empty() {
             return Err(Error::Config("no method to benchmark".into()));
         }
+        if !(self.train.lr > 0.0 && self.train.lr.is_finite()) {
+            return Err(Error::Config(format!("the learning rate must be a positive number, not {}", self.train.lr)));
+        }
         let clean = data.labels().ok_or_else(|| Error::Data("the benchmark needs labelled data".into()))?;
         let classes = clean.iter().max().map_or(0, |&m| m as usize + 1);
         let mut order: Vec<usize> = (0..data.len()).collect();

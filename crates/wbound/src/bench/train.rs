@@ -96,9 +96,11 @@ impl FromStr for Arch {
 pub struct TrainConfig {
     /// Most passes over the data; training stops earlier once an epoch fits every label.
     pub max_epochs: usize,
+    /// Samples per Adam step.
     pub batch_size: usize,
     /// Adam's learning rate (β₁ = 0.9, β₂ = 0.999, ε = 1e-7, as Keras).
     pub lr: f32,
+    /// Worker threads (the gradient sums do not depend on them).
     pub threads: usize,
 }
 
