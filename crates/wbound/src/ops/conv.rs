@@ -8,6 +8,9 @@
 
 use super::gemm::{gemm, Layout};
 use super::gram;
+
+/// Largest backward (floats of all rows' columns and cotangents) done as one product.
+const SMALL_BACKWARD: usize = 1 << 16;
 use super::{DualNorm, GradSink, Weights};
 use crate::graph::TensorId;
 
@@ -50,7 +53,7 @@ impl Conv {
     }
 
     pub(crate) fn scratch_len(&self, rows: usize) -> usize {
-        (rows * self.kdim() * self.t())
+        (rows * self.t() * (self.kdim() + self.cout))
             .max(rows * self.cout * self.kdim())
             .max(self.cout * self.kdim() + self.cout)
             .max(2 * self.t() * self.t())
@@ -130,37 +133,43 @@ impl Conv {
         }
     }
 
-    /// `dcols_r = W_gᵀ · δ_g,r` row by row (one row's columns stay in cache for the col2im that
-    /// follows; a single product over all rows was measured 40% slower on a 32×32 CNN), then
-    /// col2im onto each row's `dx`, the runs walked once for all rows.
+    /// `dcols = W_gᵀ · δ_g`, then col2im onto each row's `dx` (the runs walked once for all rows).
+    /// Small layers take all `m` rows in one product (the rows' cotangents gathered side by side
+    /// as `[cout_g, m·T]`: one call instead of `m`); large ones go row by row, so that a row's
+    /// columns stay in cache for the col2im (one product was measured 40% slower on a 32×32 CNN).
     pub(crate) fn backward(&self, w: &Weights, m: usize, dy: &[f32], dx: &mut [f32], scratch: &mut [f32]) {
         let (kd, t) = (self.kdim(), self.t());
         let cout_g = self.cout / self.group;
         let in_len = self.cin * self.h * self.w;
         let weight = w.get(self.weight);
-        let block = kd * t;
-        let dcols = &mut scratch[..m * block];
+        let together = m * t * (kd + cout_g) <= SMALL_BACKWARD;
+        let (dcols, side) = scratch[..m * t * (kd + cout_g)].split_at_mut(m * kd * t);
+        // Where row r's column `col` (= kd_row · T + position) of dcols lives.
+        let at = |r: usize, col: usize| if together { (col / t) * m * t + r * t + col % t } else { r * kd * t + col };
+        let lw = Layout::row_major(kd).t();
         for g in 0..self.group {
-            for r in 0..m {
-                gemm(
-                    kd,
-                    cout_g,
-                    t,
-                    1.0,
-                    &weight[g * cout_g * kd..],
-                    Layout::row_major(kd).t(),
-                    &dy[r * self.cout * t + g * cout_g * t..],
-                    Layout::row_major(t),
-                    0.0,
-                    &mut dcols[r * block..(r + 1) * block],
-                    Layout::row_major(t),
-                );
+            let wg = &weight[g * cout_g * kd..];
+            if together {
+                for c in 0..cout_g {
+                    for r in 0..m {
+                        let from = r * self.cout * t + (g * cout_g + c) * t;
+                        side[(c * m + r) * t..(c * m + r + 1) * t].copy_from_slice(&dy[from..from + t]);
+                    }
+                }
+                let lt = Layout::row_major(m * t);
+                gemm(kd, cout_g, m * t, 1.0, wg, lw, side, lt, 0.0, dcols, lt);
+            } else {
+                for r in 0..m {
+                    let dyr = &dy[r * self.cout * t + g * cout_g * t..];
+                    let lt = Layout::row_major(t);
+                    gemm(kd, cout_g, t, 1.0, wg, lw, dyr, lt, 0.0, &mut dcols[r * kd * t..(r + 1) * kd * t], lt);
+                }
             }
-            // col2im, the runs walked once for all rows.
             let sw = self.stride[1];
             self.for_each_run(g, |col, inp, len| {
                 for r in 0..m {
-                    let src = &dcols[r * block + col..r * block + col + len];
+                    let from = at(r, col);
+                    let src = &dcols[from..from + len];
                     let dxr = &mut dx[r * in_len..(r + 1) * in_len];
                     if sw == 1 {
                         dxr[inp..inp + len].iter_mut().zip(src).for_each(|(d, &s)| *d += s);
