@@ -294,21 +294,27 @@ fn global_average_pool(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
         return Err(ctx.err(format!("input has shape {s:?}; expected [batch, channels, spatial...]")));
     }
     let spatial: usize = s[2..].iter().product();
-    let op = Pool {
+    let op = mean_over(s[1], spatial);
+    let mut out = vec![1, s[1]];
+    out.extend(std::iter::repeat_n(1, s.len() - 2));
+    b.push(ctx, Op::Pool(op), vec![x], out)
+}
+
+/// The mean of each of `c` runs of `len` values: an average pool with one window per run
+/// (`GlobalAveragePool`, `ReduceMean` over trailing axes).
+fn mean_over(c: usize, len: usize) -> Pool {
+    Pool {
         kind: PoolKind::Average { count_include_pad: false },
-        c: s[1],
-        h: spatial,
+        c,
+        h: len,
         w: 1,
-        kernel: [spatial, 1],
+        kernel: [len, 1],
         stride: [1, 1],
         dilation: [1, 1],
         pads: [0; 4],
         oh: 1,
         ow: 1,
-    };
-    let mut out = vec![1, s[1]];
-    out.extend(std::iter::repeat_n(1, s.len() - 2));
-    b.push(ctx, Op::Pool(op), vec![x], out)
+    }
 }
 
 /// `ReduceMean` over trailing axes (PyTorch's `x.mean((2, 3))`): an average pool over the
@@ -328,18 +334,7 @@ fn reduce_mean(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
         )));
     }
     let (c, h) = (s[..first].iter().product(), s[first..].iter().product());
-    let op = Pool {
-        kind: PoolKind::Average { count_include_pad: false },
-        c,
-        h,
-        w: 1,
-        kernel: [h, 1],
-        stride: [1, 1],
-        dilation: [1, 1],
-        pads: [0; 4],
-        oh: 1,
-        ow: 1,
-    };
+    let op = mean_over(c, h);
     let mut out = s[..first].to_vec();
     if ctx.int("keepdims", 1)? != 0 {
         out.extend(std::iter::repeat_n(1, s.len() - first));
