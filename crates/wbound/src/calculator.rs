@@ -222,7 +222,8 @@ impl<'m> WeightsBoundaryCalculator<'m> {
         };
         let workers = self.threads.min(data.len()).max(1);
         let group = if self.shared_first_step && !self.input_space { GROUP } else { 1 };
-        let workspaces = (0..workers).map(|_| (engine.workspace(), engine.group(group))).collect();
+        // The group memory exists only when the first step is shared.
+        let workspaces = (0..workers).map(|_| (engine.workspace(), (group > 1).then(|| engine.group(group)))).collect();
         Ok(InfluenceValues { calc: self, data, engine, workspaces, group, next: 0 })
     }
 
@@ -308,7 +309,7 @@ pub struct InfluenceValues<'a> {
     calc: &'a WeightsBoundaryCalculator<'a>,
     data: &'a dyn Dataset,
     engine: Engine<'a>,
-    workspaces: Vec<(Workspace, Group)>,
+    workspaces: Vec<(Workspace, Option<Group>)>,
     /// Samples per shared first step (1: none).
     group: usize,
     next: usize,
@@ -352,12 +353,12 @@ impl InfluenceValues<'_> {
                                 break out;
                             }
                             let end = (first + size).min(count);
-                            if size > 1 {
+                            if let Some(group) = group.as_mut() {
                                 engine.forward_group(group, &inputs_ref[first * n..end * n]);
                             }
                             for i in first..end {
                                 let x = &inputs_ref[i * n..(i + 1) * n];
-                                let shared = (size > 1).then_some((&*group, i - first));
+                                let shared = group.as_ref().map(|g| (g, i - first));
                                 let (c, l) = (&mut classes, &mut logits);
                                 let score = if calc.input_space {
                                     deepfool.run_on_input(engine, ws, x, &mut x_adv, c, l)
