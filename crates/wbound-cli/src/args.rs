@@ -25,7 +25,11 @@ pub enum Command {
     ///
     /// CSV columns: index,score,distance,steps,status,original_class,final_class. score = −distance
     /// (higher = more suspicious); status is crossed, on_boundary, step_limit, stuck (no weight
-    /// change moves the logits: distance inf) or non_finite.
+    /// change moves the logits: distance inf), non_finite (NaN/∞ logits or gradients: score NaN)
+    /// or invalid_input (the sample holds NaN/∞, with --skip-invalid: score NaN, no classes).
+    ///
+    /// Ctrl-C stops between samples and leaves the rows done in FILE.partial: run the same
+    /// command with --resume to finish (exit code 130).
     Score(ScoreArgs),
     /// Show the k most (or least) suspicious samples: a table, and a PNG grid for images.
     #[command(name = "top-k")]
@@ -125,7 +129,17 @@ pub struct RunArgs {
     #[arg(long, value_name = "T", value_parser = clap::value_parser!(u64).range(1..))]
     pub threads: Option<u64>,
 
-    /// No progress bar.
+    /// Refuse to start when the run would need more memory than this (8G, 512M, bytes, or none)
+    /// [default: 80% of the machine's or the container's memory].
+    #[arg(long, value_name = "SIZE", value_parser = crate::memory::parse_size)]
+    pub max_memory: Option<crate::memory::Limit>,
+
+    /// Score the samples that hold NaN or ∞ as status invalid_input (score NaN) instead of
+    /// refusing the data set.
+    #[arg(long)]
+    pub skip_invalid: bool,
+
+    /// No progress bar and no summary (warnings still show).
     #[arg(long, short)]
     pub quiet: bool,
 }

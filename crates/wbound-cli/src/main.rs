@@ -9,6 +9,8 @@ mod glyphs;
 mod grid;
 mod input;
 mod inspect;
+mod interrupt;
+mod memory;
 mod merge;
 mod output;
 mod plot;
@@ -50,8 +52,19 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<interrupt::Interrupted>().is_some() => {
+            eprintln!("{e:#}");
+            ExitCode::from(interrupt::EXIT_CODE)
+        }
+        Err(e) if matches!(e.downcast_ref::<wbound::Error>(), Some(wbound::Error::Cancelled)) => {
+            eprintln!("interrupted");
+            ExitCode::from(interrupt::EXIT_CODE)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
+            if matches!(e.downcast_ref::<wbound::Error>(), Some(wbound::Error::Resources(_))) {
+                eprintln!("hint: lower --threads or --batch-size, or set --max-memory (default: 80% of this machine's memory)");
+            }
             ExitCode::from(if e.downcast_ref::<Usage>().is_some() { 2 } else { 1 })
         }
     }

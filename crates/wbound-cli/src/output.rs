@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use npyz::WriterBuilder;
-use wbound::SampleScore;
+use wbound::{SampleScore, Status};
 
 use crate::usage;
 
@@ -15,9 +15,15 @@ use crate::usage;
 pub const CSV_HEADER: &str = "index,score,distance,steps,status,original_class,final_class";
 
 /// Writes one CSV row. Floats use the shortest representation that reads back to the same f64;
-/// +∞ distances (status `stuck`) are written `inf`, NaN (status `non_finite`) `NaN`.
+/// +∞ distances (status `stuck`) are written `inf`, NaN (statuses `non_finite`, `invalid_input`)
+/// `NaN`; a sample that was not scored (`invalid_input`) has empty class cells.
 pub fn csv_row(out: &mut dyn Write, index: usize, s: &SampleScore) -> std::io::Result<()> {
-    writeln!(out, "{index},{},{},{},{},{},{}", s.score, s.distance, s.steps, s.status, s.original_class, s.final_class)
+    write!(out, "{index},{},{},{},{},", s.score, s.distance, s.steps, s.status)?;
+    if s.status == Status::InvalidInput {
+        writeln!(out, ",")
+    } else {
+        writeln!(out, "{},{}", s.original_class, s.final_class)
+    }
 }
 
 /// The format of `--out`, from its extension.
@@ -94,6 +100,7 @@ pub fn finalize(partial: &Path, dest: &Path, format: OutFormat) -> Result<()> {
                             "null".into()
                         }
                     };
+                    let class = |s: &str| if s.is_empty() { "null".to_string() } else { s.to_string() };
                     let f = &r.fields;
                     writeln!(
                         out,
@@ -103,8 +110,8 @@ pub fn finalize(partial: &Path, dest: &Path, format: OutFormat) -> Result<()> {
                         num(f[2]),
                         f[3],
                         f[4],
-                        f[5],
-                        f[6]
+                        class(f[5]),
+                        class(f[6])
                     )?;
                 }
             }

@@ -15,17 +15,23 @@ use wbound::{Model, Reference, Status, WeightsBoundaryCalculator};
 
 use crate::args::{RunArgs, ScoreArgs};
 use crate::input::{self, Input, Slice};
+use crate::interrupt::{self, Interrupted};
 use crate::output::{beside, csv_row, finalize, OutFormat, CSV_HEADER};
-use crate::{progress, usage};
 
-/// The calculator the run's settings describe.
+use crate::{memory, progress, usage};
+
+/// The calculator the run's settings describe; Ctrl-C stops it between samples from now on.
 pub fn calculator<'m>(run: &RunArgs, model: &'m Model) -> WeightsBoundaryCalculator<'m> {
+    interrupt::install();
     let calc = WeightsBoundaryCalculator::new(model)
         .step_nbr(run.steps)
         .norm(run.norm)
         .eps(run.eps)
         .params(run.params.clone())
-        .batch_size(run.batch_size as usize);
+        .batch_size(run.batch_size as usize)
+        .max_memory(run.max_memory.map_or_else(memory::default_limit, |l| l.0))
+        .skip_invalid(run.skip_invalid)
+        .cancel_flag(&interrupt::STOP);
     match run.threads {
         Some(t) => calc.threads(t as usize),
         None => calc,
@@ -51,41 +57,93 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
         None => {
             let mut out = BufWriter::new(std::io::stdout().lock());
             writeln!(out, "{CSV_HEADER}")?;
-            score_rows(&calc, &input, 0, a.run.quiet, &mut out)
+            score_rows(&calc, &input, 0, a.run.quiet, &mut out, None)
         }
         Some(path) => to_file(a, &calc, &input, path),
     }
 }
 
+/// Warnings on stderr for samples without a score: the first few, then a count.
+#[derive(Default)]
+struct Warnings {
+    count: usize,
+}
+
+impl Warnings {
+    /// Warnings shown one by one.
+    const SHOWN: usize = 10;
+
+    fn note(&mut self, index: usize, status: Status, bar: &indicatif::ProgressBar) {
+        let what = match status {
+            Status::NonFinite => "non-finite logits or gradients: status non_finite, score NaN",
+            Status::InvalidInput => "the sample holds NaN or ∞: not scored, status invalid_input, score NaN",
+            _ => return,
+        };
+        self.count += 1;
+        if self.count <= Self::SHOWN {
+            bar.suspend(|| eprintln!("warning: sample {index}: {what}"));
+        }
+    }
+
+    fn finish(&self) {
+        if self.count > Self::SHOWN {
+            eprintln!("warning: {} samples in all have no score (NaN); see their status", self.count);
+        }
+    }
+}
+
 /// Scores the input's samples from `done` on (relative to its range) and writes their rows,
-/// flushing after every batch.
+/// flushing after every batch. `partial` is the file the rows go to, for the message of an
+/// interrupted run.
 fn score_rows(
     calc: &WeightsBoundaryCalculator,
     input: &Input,
     done: usize,
     quiet: bool,
     out: &mut dyn Write,
+    partial: Option<&Path>,
 ) -> Result<()> {
     let start = input.range.start + done;
     let slice = Slice::of(input, start..input.range.end);
     let bar = progress::bar(input.range.len(), done, quiet);
     let clock = std::time::Instant::now();
     let mut statuses: Vec<(Status, usize)> = Vec::new();
+    let mut warnings = Warnings::default();
+    let mut written = done;
     if !slice.range.is_empty() {
         for batch in calc.compute_influence_values(&slice)? {
-            let batch = batch?;
+            let batch = match batch {
+                Err(wbound::Error::Cancelled) => {
+                    out.flush()?;
+                    bar.finish_and_clear();
+                    let total = input.range.len();
+                    return Err(anyhow::Error::new(Interrupted(match partial {
+                        Some(p) => format!(
+                            "interrupted: {written} of {total} samples are in {}; run the same command with --resume \
+                             to finish",
+                            p.display()
+                        ),
+                        None => format!("interrupted after {written} of {total} samples"),
+                    })));
+                }
+                batch => batch?,
+            };
             for (i, s) in batch.scores.iter().enumerate() {
-                csv_row(out, start + batch.start + i, s)?;
+                let index = start + batch.start + i;
+                csv_row(out, index, s)?;
+                warnings.note(index, s.status, &bar);
                 match statuses.iter_mut().find(|(st, _)| *st == s.status) {
                     Some((_, n)) => *n += 1,
                     None => statuses.push((s.status, 1)),
                 }
             }
             out.flush()?;
+            written += batch.scores.len();
             bar.inc(batch.scores.len() as u64);
         }
     }
     bar.finish_and_clear();
+    warnings.finish();
     if !quiet && !slice.range.is_empty() {
         let n = slice.range.len();
         let secs = clock.elapsed().as_secs_f64();
@@ -96,9 +154,10 @@ fn score_rows(
             n as f64 / secs.max(1e-9),
             counts.join(", ")
         );
-        if statuses.iter().any(|(st, _)| matches!(st, Status::Stuck | Status::NonFinite)) {
+        if statuses.iter().any(|(st, _)| matches!(st, Status::Stuck | Status::NonFinite | Status::InvalidInput)) {
             eprintln!(
-                "note: 'stuck' rows have distance inf (no weight change moves the logits), 'non_finite' rows NaN"
+                "note: 'stuck' rows have distance inf (no weight change moves the logits), 'non_finite' and \
+                 'invalid_input' rows NaN"
             );
         }
     }
@@ -110,7 +169,7 @@ fn fingerprint(a: &ScoreArgs) -> String {
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     let (r, d) = (&a.run, &a.data);
     format!(
-        "model={} ({} bytes)\ninputs={} ({} bytes)\nsteps={} norm={} eps={} params={} reference={:?}\nformat={:?} key={:?} label_column={:?} labels={:?} scale={:?} mean={:?} std={:?} resize={:?} layout={:?} shard={:?}\n",
+        "model={} ({} bytes)\ninputs={} ({} bytes)\nsteps={} norm={} eps={} params={} reference={:?} skip_invalid={}\nformat={:?} key={:?} label_column={:?} labels={:?} scale={:?} mean={:?} std={:?} resize={:?} layout={:?} shard={:?}\n",
         r.model.display(),
         size(&r.model),
         d.inputs.display(),
@@ -120,6 +179,7 @@ fn fingerprint(a: &ScoreArgs) -> String {
         r.eps,
         r.params,
         a.reference,
+        r.skip_invalid,
         d.format,
         d.key,
         d.label_column,
@@ -171,7 +231,7 @@ fn to_file(a: &ScoreArgs, calc: &WeightsBoundaryCalculator, input: &Input, path:
         return Err(usage(format!("{} holds more rows ({done}) than there are samples to score", partial.display())));
     }
     let mut out = BufWriter::new(file);
-    score_rows(calc, input, done, a.run.quiet, &mut out)?;
+    score_rows(calc, input, done, a.run.quiet, &mut out, Some(&partial))?;
     out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     finalize(&partial, path, format)?;
     std::fs::remove_file(&stamp).ok();

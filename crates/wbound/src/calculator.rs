@@ -4,7 +4,8 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering as AtomicOrdering};
 
 use crate::data::Dataset;
 use crate::deepfool::{DeepFool, Norm, Reference, SampleScore};
@@ -39,6 +40,12 @@ pub struct WeightsBoundaryCalculator<'m> {
     reference: Reference,
     /// DeepFool moves the input instead of the weights ([`crate::SampleBoundaryCalculator`]).
     input_space: bool,
+    /// Refuse to start when the [`MemoryPlan`] exceeds this many bytes.
+    max_memory: Option<usize>,
+    /// Score samples holding NaN/∞ as [`Status::InvalidInput`](crate::Status::InvalidInput) instead of refusing the data set.
+    skip_invalid: bool,
+    /// Stop between samples once this is set ([`Error::Cancelled`]).
+    cancel: Option<&'m AtomicBool>,
 }
 
 /// Samples a worker takes at a time when the first forward pass is shared.
@@ -88,6 +95,9 @@ impl<'m> WeightsBoundaryCalculator<'m> {
             shared_first_step: false,
             reference: Reference::Prediction,
             input_space: false,
+            max_memory: None,
+            skip_invalid: false,
+            cancel: None,
         }
     }
 
@@ -167,6 +177,29 @@ impl<'m> WeightsBoundaryCalculator<'m> {
         self
     }
 
+    /// Refuse to score (with [`Error::Resources`], before allocating anything) when the
+    /// [`memory_plan`](Self::memory_plan) of the run exceeds `bytes`. No limit by default.
+    pub fn max_memory(mut self, bytes: Option<usize>) -> Self {
+        self.max_memory = bytes;
+        self
+    }
+
+    /// Samples holding a NaN or infinite value: by default the data set is refused before any
+    /// work, the error naming the first such sample; with `skip` they are not scored and come out
+    /// as [`Status::InvalidInput`](crate::Status::InvalidInput) (score and distance NaN, steps 0, classes 0).
+    pub fn skip_invalid(mut self, skip: bool) -> Self {
+        self.skip_invalid = skip;
+        self
+    }
+
+    /// Stop scoring promptly once `flag` is set (say, by a Ctrl-C handler): workers finish the
+    /// sample they are on, the current batch is dropped and the iterator yields
+    /// [`Error::Cancelled`]. Batches already returned are complete.
+    pub fn cancel_flag(mut self, flag: &'m AtomicBool) -> Self {
+        self.cancel = Some(flag);
+        self
+    }
+
     /// Search only the `k` highest-scoring other classes of each sample (for models with many
     /// classes); by default every class is a candidate, as in influenciae.
     pub fn candidate_classes(mut self, k: Option<usize>) -> Self {
@@ -195,6 +228,9 @@ impl<'m> WeightsBoundaryCalculator<'m> {
         if data.is_empty() {
             return Err(Error::Data("the data set holds zero samples".into()));
         }
+        if !self.skip_invalid {
+            self.check_finite(data)?;
+        }
         if self.reference == Reference::Labels {
             let labels = data.labels().ok_or_else(|| {
                 Error::Config("scoring against the labels needs a data set with one label per sample".into())
@@ -210,20 +246,80 @@ impl<'m> WeightsBoundaryCalculator<'m> {
         Ok(())
     }
 
-    /// Scores every sample, streaming: an iterator of batches in input order.
-    pub fn compute_influence_values<'a>(&'a self, data: &'a dyn Dataset) -> Result<InfluenceValues<'a>> {
-        self.check(data)?;
+    /// The first sample holding a NaN or infinite value is an error, found before any work.
+    fn check_finite(&self, data: &dyn Dataset) -> Result<()> {
+        let n: usize = data.sample_shape().iter().product();
+        let mut batch = Vec::new();
+        for start in (0..data.len()).step_by(self.batch_size) {
+            batch.clear();
+            data.read(start, self.batch_size.min(data.len() - start), &mut batch)?;
+            if let Some(bad) = batch.iter().position(|v| !v.is_finite()) {
+                return Err(Error::Data(format!(
+                    "sample {} holds a non-finite value ({}) at position {}; clean or drop it before scoring, \
+                     or skip such samples (they are then marked invalid_input)",
+                    start + bad / n,
+                    batch[bad],
+                    bad % n
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The engine of a run: the selected weights and the cotangent rows per step.
+    fn engine(&self) -> Result<Engine<'m>> {
         let graph = self.model.graph();
         let rows = self.deepfool.candidates.unwrap_or(usize::MAX).min(graph.num_classes() - 1);
-        let engine = if self.input_space {
+        Ok(if self.input_space {
             Engine::with_input_gradients(graph, Selection::new(graph, Vec::new()), rows)
         } else {
             Engine::new(graph, Selection::new(graph, self.params.resolve(graph)?), rows)
-        };
-        let workers = self.threads.min(data.len()).max(1);
-        let group = if self.shared_first_step && !self.input_space { GROUP } else { 1 };
+        })
+    }
+
+    /// Samples per shared first step (1: none).
+    fn group_size(&self) -> usize {
+        if self.shared_first_step && !self.input_space {
+            GROUP
+        } else {
+            1
+        }
+    }
+
+    fn plan(&self, engine: &Engine, data: &dyn Dataset) -> MemoryPlan {
+        let group = self.group_size();
+        let sample_bytes = data.sample_shape().iter().product::<usize>().saturating_mul(4);
+        MemoryPlan {
+            model: self.model.graph().tensors.iter().map(|t| t.data.len()).sum::<usize>().saturating_mul(4)
+                + engine.selection().len() * 4,
+            workers: self.threads.min(data.len()).max(1),
+            per_worker: engine.workspace_bytes().saturating_add(if group > 1 { engine.group_bytes(group) } else { 0 }),
+            batch: self.batch_size.min(data.len()).saturating_mul(sample_bytes + std::mem::size_of::<SampleScore>()),
+        }
+    }
+
+    /// What scoring `data` will hold in memory, estimated without allocating it: the check behind
+    /// [`max_memory`](Self::max_memory).
+    pub fn memory_plan(&self, data: &dyn Dataset) -> Result<MemoryPlan> {
+        Ok(self.plan(&self.engine()?, data))
+    }
+
+    /// Scores every sample, streaming: an iterator of batches in input order.
+    pub fn compute_influence_values<'a>(&'a self, data: &'a dyn Dataset) -> Result<InfluenceValues<'a>> {
+        self.check(data)?;
+        let engine = self.engine()?;
+        let plan = self.plan(&engine, data);
+        if let Some(limit) = self.max_memory.filter(|&limit| plan.total() > limit) {
+            return Err(Error::Resources(format!(
+                "scoring needs about {plan}, more than the memory limit of {}; use fewer threads, a smaller \
+                 batch or fewer candidate classes, or raise the limit",
+                human_bytes(limit)
+            )));
+        }
+        let group = self.group_size();
         // The group memory exists only when the first step is shared.
-        let workspaces = (0..workers).map(|_| (engine.workspace(), (group > 1).then(|| engine.group(group)))).collect();
+        let workspaces =
+            (0..plan.workers).map(|_| (engine.workspace(), (group > 1).then(|| engine.group(group)))).collect();
         Ok(InfluenceValues { calc: self, data, engine, workspaces, group, next: 0 })
     }
 
@@ -266,6 +362,54 @@ impl<'m> WeightsBoundaryCalculator<'m> {
             samples: ranked.into_iter().flat_map(|r| r.sample).collect(),
         })
     }
+}
+
+/// The memory a scoring run holds, by part, in bytes ([`WeightsBoundaryCalculator::memory_plan`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryPlan {
+    /// The model's tensors and the trained values of the selected weights.
+    pub model: usize,
+    /// Worker threads.
+    pub workers: usize,
+    /// One worker's memory: its copy of the weights, one gradient, activations, the cotangents
+    /// of every candidate class, scratch.
+    pub per_worker: usize,
+    /// One batch of inputs and results.
+    pub batch: usize,
+}
+
+impl MemoryPlan {
+    /// All parts together.
+    pub fn total(&self) -> usize {
+        self.model.saturating_add(self.per_worker.saturating_mul(self.workers)).saturating_add(self.batch)
+    }
+}
+
+impl fmt::Display for MemoryPlan {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "{} ({} worker{} × {} + model {} + batch {})",
+            human_bytes(self.total()),
+            self.workers,
+            if self.workers == 1 { "" } else { "s" },
+            human_bytes(self.per_worker),
+            human_bytes(self.model),
+            human_bytes(self.batch)
+        )
+    }
+}
+
+/// `bytes` in B, KiB, MiB, GiB or TiB with one decimal.
+pub fn human_bytes(bytes: usize) -> String {
+    let mut v = bytes as f64;
+    for unit in ["B", "KiB", "MiB", "GiB"] {
+        if v < 1024.0 {
+            return if unit == "B" { format!("{bytes} B") } else { format!("{v:.1} {unit}") };
+        }
+        v /= 1024.0;
+    }
+    format!("{v:.1} TiB")
 }
 
 /// An entry of the top-k heap; `Less` means ranked earlier (better).
@@ -322,14 +466,6 @@ impl InfluenceValues<'_> {
         let mut inputs = Vec::new();
         self.data.read(start, count, &mut inputs)?;
         let n = inputs.len() / count;
-        if let Some(bad) = inputs.iter().position(|v| !v.is_finite()) {
-            return Err(Error::Data(format!(
-                "sample {} holds a non-finite value ({}) at position {}; clean or drop it before scoring",
-                start + bad / n,
-                inputs[bad],
-                bad % n
-            )));
-        }
         self.next += count;
         let counter = AtomicUsize::new(0);
         let (engine, deepfool, calc, size) = (&self.engine, &self.calc.deepfool, self.calc, self.group);
@@ -338,43 +474,47 @@ impl InfluenceValues<'_> {
             Reference::Prediction => None,
         };
         let inputs_ref = &inputs;
+        let cancelled = || calc.cancel.is_some_and(|c| c.load(AtomicOrdering::Relaxed));
+        let work = |(ws, group): &mut (Workspace, Option<Group>)| {
+            let (mut classes, mut logits, mut x_adv) = (Vec::new(), Vec::new(), Vec::new());
+            let mut out = Vec::new();
+            loop {
+                let first = counter.fetch_add(size, AtomicOrdering::Relaxed);
+                if first >= count || cancelled() {
+                    break out;
+                }
+                let end = (first + size).min(count);
+                if let Some(group) = group.as_mut() {
+                    engine.forward_group(group, &inputs_ref[first * n..end * n]);
+                }
+                for i in first..end {
+                    let x = &inputs_ref[i * n..(i + 1) * n];
+                    let shared = group.as_ref().map(|g| (g, i - first));
+                    let (c, l) = (&mut classes, &mut logits);
+                    let score = if x.iter().any(|v| !v.is_finite()) {
+                        SampleScore::invalid_input()
+                    } else if calc.input_space {
+                        deepfool.run_on_input(engine, ws, x, &mut x_adv, c, l)
+                    } else {
+                        let label = labels.map(|labels| labels[i] as usize);
+                        deepfool.run(engine, ws, x, label, shared, c, l)
+                    };
+                    out.push((i, score));
+                }
+            }
+        };
+        // `threads` workers in all: the calling thread is one of them.
+        let (mine, others) = self.workspaces.split_first_mut().ok_or_else(|| Error::Config("no workers".into()))?;
         let mut results: Vec<(usize, SampleScore)> = std::thread::scope(|s| {
-            let handles: Vec<_> = self
-                .workspaces
-                .iter_mut()
-                .map(|(ws, group)| {
-                    let counter = &counter;
-                    s.spawn(move || {
-                        let (mut classes, mut logits, mut x_adv) = (Vec::new(), Vec::new(), Vec::new());
-                        let mut out = Vec::new();
-                        loop {
-                            let first = counter.fetch_add(size, AtomicOrdering::Relaxed);
-                            if first >= count {
-                                break out;
-                            }
-                            let end = (first + size).min(count);
-                            if let Some(group) = group.as_mut() {
-                                engine.forward_group(group, &inputs_ref[first * n..end * n]);
-                            }
-                            for i in first..end {
-                                let x = &inputs_ref[i * n..(i + 1) * n];
-                                let shared = group.as_ref().map(|g| (g, i - first));
-                                let (c, l) = (&mut classes, &mut logits);
-                                let score = if calc.input_space {
-                                    deepfool.run_on_input(engine, ws, x, &mut x_adv, c, l)
-                                } else {
-                                    let label = labels.map(|labels| labels[i] as usize);
-                                    deepfool.run(engine, ws, x, label, shared, c, l)
-                                };
-                                out.push((i, score));
-                            }
-                        }
-                    })
-                })
-                .collect();
-            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+            let handles: Vec<_> = others.iter_mut().map(|w| s.spawn(|| work(w))).collect();
+            let mut all = work(mine);
+            all.extend(handles.into_iter().flat_map(|h| h.join().unwrap_or_default()));
+            all
         });
         if results.len() != count {
+            if cancelled() {
+                return Err(Error::Cancelled);
+            }
             return Err(Error::Data("a worker thread panicked while scoring; please report this as a bug".into()));
         }
         results.sort_unstable_by_key(|r| r.0);

@@ -101,8 +101,11 @@ pub enum Status {
     /// Every candidate gradient is zero (dead units): no weight change moves the logits; the
     /// distance is +∞.
     Stuck,
-    /// A logit or gradient was NaN or infinite; the distance is NaN.
+    /// A logit or gradient was NaN or infinite, or the weights overflowed; the distance is NaN.
     NonFinite,
+    /// The sample itself holds NaN or ∞ and was not scored (only with
+    /// [`skip_invalid`](crate::WeightsBoundaryCalculator::skip_invalid)); the distance is NaN.
+    InvalidInput,
 }
 
 impl Status {
@@ -114,6 +117,7 @@ impl Status {
             Status::StepLimit => "step_limit",
             Status::Stuck => "stuck",
             Status::NonFinite => "non_finite",
+            Status::InvalidInput => "invalid_input",
         }
     }
 }
@@ -200,6 +204,20 @@ pub struct SampleScore {
     pub original_class: usize,
     /// The prediction with the moved weights.
     pub final_class: usize,
+}
+
+impl SampleScore {
+    /// The result of a sample that was not scored because it holds NaN or ∞.
+    pub fn invalid_input() -> SampleScore {
+        SampleScore {
+            score: f64::NAN,
+            distance: f64::NAN,
+            steps: 0,
+            status: Status::InvalidInput,
+            original_class: 0,
+            final_class: 0,
+        }
+    }
 }
 
 fn argmax(y: &[f32]) -> usize {
@@ -384,11 +402,19 @@ impl DeepFool {
             forward(ws, &space, logits);
         };
         let w0 = &engine.selection().w0;
-        let distance = match (status, &space) {
+        let mut distance = match (status, &space) {
             (Status::Stuck, _) => f64::INFINITY,
-            (Status::NonFinite, _) => f64::NAN,
+            (Status::NonFinite | Status::InvalidInput, _) => f64::NAN,
             (_, Space::Weights) => self.norm.distance(&ws.w, w0),
             (_, Space::Input(xa)) => self.norm.distance(xa, x),
+        };
+        // Weights that overflowed while the logits stayed finite (a dead unit behind them): the
+        // distance is not a number to rank by.
+        let status = if distance.is_finite() || status == Status::Stuck {
+            status
+        } else {
+            distance = f64::NAN;
+            Status::NonFinite
         };
         let final_class = argmax(logits);
         ws.w.copy_from_slice(w0);

@@ -56,6 +56,14 @@ pub enum Error {
     #[error("invalid setting: {0}")]
     Config(String),
 
+    /// The run would need more memory than allowed.
+    #[error("not enough memory: {0}")]
+    Resources(String),
+
+    /// The run was stopped through its cancel flag.
+    #[error("cancelled")]
+    Cancelled,
+
     /// An error about a specific file (wraps one of the above with the path; the message includes
     /// the inner one).
     #[error("{}: {cause}", path.display())]

@@ -49,7 +49,7 @@ pub mod ops;
 pub mod params;
 pub mod sample_boundary;
 
-pub use calculator::{InfluenceValues, Order, ScoredBatch, TopK, WeightsBoundaryCalculator};
+pub use calculator::{human_bytes, InfluenceValues, MemoryPlan, Order, ScoredBatch, TopK, WeightsBoundaryCalculator};
 pub use data::{ArrayDataset, Dataset};
 pub use deepfool::{Norm, Reference, SampleScore, Status};
 pub use error::{Error, Result};

@@ -45,6 +45,13 @@ fn parse(bytes: &[u8], labels: &mut Vec<i64>, data: &mut Vec<f32>) -> Result<()>
     Ok(())
 }
 
+/// As [`read_dataset`], from the (gunzipped) bytes of one batch.
+pub fn parse_dataset(bytes: &[u8]) -> Result<ArrayDataset> {
+    let (mut labels, mut data) = (Vec::new(), Vec::new());
+    parse(bytes, &mut labels, &mut data)?;
+    dataset(labels, data)
+}
+
 /// Reads one CIFAR-10 binary batch (plain or gzipped).
 pub fn read_dataset(path: &Path) -> Result<ArrayDataset> {
     read_batches(&[path.to_path_buf()])
@@ -60,6 +67,10 @@ pub fn read_batches(paths: &[PathBuf]) -> Result<ArrayDataset> {
     if labels.is_empty() {
         return Err(Error::Data("no CIFAR-10 batch files given".into()));
     }
+    dataset(labels, data)
+}
+
+fn dataset(labels: Vec<i64>, data: Vec<f32>) -> Result<ArrayDataset> {
     ArrayDataset::new(vec![3, 32, 32], data)
         .and_then(|d| d.with_labels(labels))
         .and_then(|d| d.with_image_layout(Layout::Nchw))

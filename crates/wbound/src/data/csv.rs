@@ -8,6 +8,7 @@
 //! name, or by 0-based index (negative indices count from the end: `"-1"` is the last column).
 //! Cells may have surrounding spaces; empty, non-numeric and non-finite cells are errors.
 
+use std::io::Read;
 use std::path::Path;
 
 use ::csv::{ReaderBuilder, StringRecord, Trim};
@@ -63,11 +64,12 @@ fn label_index(wanted: &str, columns: &[String], has_header: bool) -> Result<usi
 /// Reads a CSV file as samples of all columns but `label_column`, labelled by `label_column` if
 /// given (whose values must be whole numbers).
 pub fn read_dataset(path: &Path, label_column: Option<&str>) -> Result<ArrayDataset> {
-    read(path, label_column).map_err(|e| e.in_file(path))
+    parse_dataset(open_reader(path)?, label_column).map_err(|e| e.in_file(path))
 }
 
-fn read(path: &Path, label_column: Option<&str>) -> Result<ArrayDataset> {
-    let mut reader = ReaderBuilder::new().has_headers(false).trim(Trim::All).from_reader(open_reader(path)?);
+/// As [`read_dataset`], from a reader of the (gunzipped) text.
+pub fn parse_dataset(text: impl Read, label_column: Option<&str>) -> Result<ArrayDataset> {
+    let mut reader = ReaderBuilder::new().has_headers(false).trim(Trim::All).from_reader(text);
     let csv_err = |e: ::csv::Error| {
         let at = e.position().map(|p| format!("line {}: ", p.line())).unwrap_or_default();
         Error::Data(format!("{at}not a readable CSV file ({e}); expected comma-separated numeric columns"))

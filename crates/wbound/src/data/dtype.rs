@@ -32,9 +32,30 @@ fn bad(msg: impl std::fmt::Display) -> Error {
     Error::Data(format!("not a readable .npy array: {msg}"))
 }
 
+/// Checks that the header length a `.npy` file's preamble (its first 12 bytes or more) claims
+/// fits in the `available` bytes of the file, before anything reads (and allocates) the header.
+/// Found by fuzzing: a version-3 preamble claiming a 3.6 GB header made the reader allocate it.
+pub(crate) fn check_header_length(preamble: &[u8], available: u64) -> Result<()> {
+    let (prefix, header_len) = match preamble {
+        [0x93, b'N', b'U', b'M', b'P', b'Y', 1, _, a, b, ..] => (10, u64::from(u16::from_le_bytes([*a, *b]))),
+        [0x93, b'N', b'U', b'M', b'P', b'Y', 2 | 3, _, a, b, c, d, ..] => {
+            (12, u64::from(u32::from_le_bytes([*a, *b, *c, *d])))
+        }
+        // Anything else is for the reader to reject: it allocates nothing for it.
+        _ => return Ok(()),
+    };
+    if prefix + header_len > available {
+        return Err(bad(format!(
+            "the preamble claims a header of {header_len} bytes but the file holds {available} bytes (truncated file?)"
+        )));
+    }
+    Ok(())
+}
+
 /// Parses the header of `.npy` bytes and checks the dtype, the memory order and that the bytes
 /// hold the whole array (before anything is allocated for it).
 pub(crate) fn parse(bytes: &[u8]) -> Result<NpyArray<'_>> {
+    check_header_length(bytes, bytes.len() as u64)?;
     let mut data = bytes;
     let header = npyz::NpyHeader::from_reader(&mut data).map_err(bad)?;
     let npy = NpyFile::with_header(header, data);

@@ -57,24 +57,28 @@ fn parse<'a>(bytes: &'a [u8], magic: u32, what: &str) -> Result<(Vec<usize>, &'a
 /// Reads an IDX images file: samples of shape `[1, rows, cols]` with raw 0..255 values, marked as
 /// NCHW images.
 pub fn read_images(path: &Path) -> Result<ArrayDataset> {
-    let bytes = read_bytes(path)?;
-    let (dims, pixels) = parse(&bytes, IMAGES_MAGIC, "images").map_err(|e| e.in_file(path))?;
+    parse_images(&read_bytes(path)?).map_err(|e| e.in_file(path))
+}
+
+/// As [`read_images`], from the (gunzipped) bytes of the file.
+pub fn parse_images(bytes: &[u8]) -> Result<ArrayDataset> {
+    let (dims, pixels) = parse(bytes, IMAGES_MAGIC, "images")?;
     let (rows, cols) = (dims[1], dims[2]);
     if rows == 0 || cols == 0 {
-        return Err(
-            Error::Data(format!("the images are {rows}x{cols} pixels; expected non-empty images")).in_file(path)
-        );
+        return Err(Error::Data(format!("the images are {rows}x{cols} pixels; expected non-empty images")));
     }
     let data = pixels.iter().map(|&p| f32::from(p)).collect();
-    ArrayDataset::new(vec![1, rows, cols], data)
-        .and_then(|d| d.with_image_layout(Layout::Nchw))
-        .map_err(|e| e.in_file(path))
+    ArrayDataset::new(vec![1, rows, cols], data).and_then(|d| d.with_image_layout(Layout::Nchw))
 }
 
 /// Reads an IDX labels file: one label (0..255) per sample.
 pub fn read_labels(path: &Path) -> Result<Vec<i64>> {
-    let bytes = read_bytes(path)?;
-    let (_, labels) = parse(&bytes, LABELS_MAGIC, "labels").map_err(|e| e.in_file(path))?;
+    parse_labels(&read_bytes(path)?).map_err(|e| e.in_file(path))
+}
+
+/// As [`read_labels`], from the (gunzipped) bytes of the file.
+pub fn parse_labels(bytes: &[u8]) -> Result<Vec<i64>> {
+    let (_, labels) = parse(bytes, LABELS_MAGIC, "labels")?;
     Ok(labels.iter().map(|&l| i64::from(l)).collect())
 }
 

@@ -2,7 +2,7 @@
 //! [`ArrayDataset`], another as labels. Arrays are named by their key; an archive holding a single
 //! array needs no key. The dtypes read are those of [`super::npy`].
 
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Cursor, Read, Seek};
 use std::path::Path;
 
 use npyz::npz::NpzArchive;
@@ -10,17 +10,18 @@ use npyz::npz::NpzArchive;
 use super::{dtype, npy, ArrayDataset};
 use crate::error::{Error, Result};
 
-type Archive = NpzArchive<BufReader<std::fs::File>>;
-
-fn open_archive(path: &Path) -> Result<Archive> {
-    let file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), cause: source })?;
-    NpzArchive::new(BufReader::new(file)).map_err(|e| {
+fn archive<R: Read + Seek>(reader: R) -> Result<NpzArchive<R>> {
+    NpzArchive::new(reader).map_err(|e| {
         Error::Data(format!("not a readable .npz archive ({e}); write it with np.savez or np.savez_compressed"))
-            .in_file(path)
     })
 }
 
-fn sorted_keys(archive: &Archive) -> Vec<String> {
+fn open_archive(path: &Path) -> Result<NpzArchive<BufReader<std::fs::File>>> {
+    let file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), cause: source })?;
+    archive(BufReader::new(file)).map_err(|e| e.in_file(path))
+}
+
+fn sorted_keys<R: Read + Seek>(archive: &NpzArchive<R>) -> Vec<String> {
     let mut keys: Vec<String> = archive.array_names().map(str::to_string).collect();
     keys.sort();
     keys
@@ -33,14 +34,16 @@ pub fn keys(path: &Path) -> Result<Vec<String>> {
 
 /// The raw `.npy` bytes of array `key` (or of the only array when `key` is `None`), and its key.
 fn read_entry(path: &Path, key: Option<&str>) -> Result<(String, Vec<u8>)> {
-    let mut archive = open_archive(path)?;
+    entry(open_archive(path)?, key).map_err(|e| e.in_file(path))
+}
+
+/// The raw `.npy` bytes of array `key` of `archive` (or of its only array), and the key.
+fn entry<R: Read + Seek>(mut archive: NpzArchive<R>, key: Option<&str>) -> Result<(String, Vec<u8>)> {
     let keys = sorted_keys(&archive);
     let list = || if keys.is_empty() { "none".to_string() } else { keys.join(", ") };
     let key = match key {
         Some(k) if keys.iter().any(|have| have == k) => k.to_string(),
-        Some(k) => {
-            return Err(Error::Data(format!("the archive has no array '{k}'; its arrays are: {}", list())).in_file(path))
-        }
+        Some(k) => return Err(Error::Data(format!("the archive has no array '{k}'; its arrays are: {}", list()))),
         None => match keys.as_slice() {
             [only] => only.clone(),
             _ => {
@@ -48,14 +51,13 @@ fn read_entry(path: &Path, key: Option<&str>) -> Result<(String, Vec<u8>)> {
                     "the archive holds {} arrays ({}); name the one to read with a key",
                     keys.len(),
                     list()
-                ))
-                .in_file(path))
+                )))
             }
         },
     };
     let name = npyz::npz::file_name_from_array_name(&key);
     let bad = |e: &dyn std::fmt::Display| {
-        Error::Data(format!("array '{key}' cannot be read from the archive ({e}); is the file complete?")).in_file(path)
+        Error::Data(format!("array '{key}' cannot be read from the archive ({e}); is the file complete?"))
     };
     let mut entry = archive.zip_archive().by_name(&name).map_err(|e| bad(&e))?;
     let mut bytes = Vec::new();
@@ -67,8 +69,18 @@ fn read_entry(path: &Path, key: Option<&str>) -> Result<(String, Vec<u8>)> {
 /// as N samples, converted to f32.
 pub fn read_dataset(path: &Path, key: Option<&str>) -> Result<ArrayDataset> {
     let (key, bytes) = read_entry(path, key)?;
-    let in_key = |e: Error| Error::Data(format!("array '{key}': {e}")).in_file(path);
-    let array = dtype::parse(&bytes).map_err(in_key)?;
+    dataset_of(&key, &bytes).map_err(|e| e.in_file(path))
+}
+
+/// As [`read_dataset`], from the bytes of an archive.
+pub fn parse_dataset(bytes: &[u8], key: Option<&str>) -> Result<ArrayDataset> {
+    let (key, bytes) = entry(archive(Cursor::new(bytes))?, key)?;
+    dataset_of(&key, &bytes)
+}
+
+fn dataset_of(key: &str, bytes: &[u8]) -> Result<ArrayDataset> {
+    let in_key = |e: Error| Error::Data(format!("array '{key}': {e}"));
+    let array = dtype::parse(bytes).map_err(in_key)?;
     let sample = npy::sample_shape(&array.shape).map_err(in_key)?;
     let data = array.into_f32().map_err(in_key)?;
     ArrayDataset::new(sample, data).map_err(in_key)
@@ -78,8 +90,18 @@ pub fn read_dataset(path: &Path, key: Option<&str>) -> Result<ArrayDataset> {
 /// `[N, 1]`.
 pub fn read_labels(path: &Path, key: &str) -> Result<Vec<i64>> {
     let (key, bytes) = read_entry(path, Some(key))?;
-    let in_key = |e: Error| Error::Data(format!("array '{key}': {e}")).in_file(path);
-    let array = dtype::parse(&bytes).map_err(in_key)?;
+    labels_of(&key, &bytes).map_err(|e| e.in_file(path))
+}
+
+/// As [`read_labels`], from the bytes of an archive.
+pub fn parse_labels(bytes: &[u8], key: &str) -> Result<Vec<i64>> {
+    let (key, bytes) = entry(archive(Cursor::new(bytes))?, Some(key))?;
+    labels_of(&key, &bytes)
+}
+
+fn labels_of(key: &str, bytes: &[u8]) -> Result<Vec<i64>> {
+    let in_key = |e: Error| Error::Data(format!("array '{key}': {e}"));
+    let array = dtype::parse(bytes).map_err(in_key)?;
     npy::check_label_shape(&array.shape).map_err(in_key)?;
     array.into_i64().map_err(in_key)
 }

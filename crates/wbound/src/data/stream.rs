@@ -3,7 +3,7 @@
 //! memory of 10k).
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -32,8 +32,10 @@ impl NpyStream {
         let io = |source| Error::Io { path: path.to_path_buf(), cause: source };
         let file = File::open(path).map_err(io)?;
         let file_len = file.metadata().map_err(io)?.len();
-        let npy = NpyFile::new(BufReader::new(file))
-            .map_err(|e| Error::Data(format!("not a readable .npy array: {e}")).in_file(path))?;
+        let mut file = BufReader::new(file);
+        super::dtype::check_header_length(file.fill_buf().map_err(io)?, file_len).map_err(|e| e.in_file(path))?;
+        let npy =
+            NpyFile::new(file).map_err(|e| Error::Data(format!("not a readable .npy array: {e}")).in_file(path))?;
         let descr = match npy.dtype() {
             DType::Plain(t) => t.to_string(),
             _ => return Ok(None),

@@ -204,8 +204,9 @@ impl<'g> Engine<'g> {
         c
     }
 
-    /// Allocates one worker's memory.
-    pub fn workspace(&self) -> Workspace {
+    /// The sizes (in values) of one worker's memory: cotangent length per buffer (before the
+    /// factor `rows`) and the scratch length.
+    fn workspace_layout(&self) -> (Vec<usize>, usize) {
         let g = self.graph;
         let mut cot_len = vec![0; g.buffers.len()];
         for (i, node) in g.nodes.iter().enumerate() {
@@ -219,6 +220,25 @@ impl<'g> Engine<'g> {
             }
         }
         let scratch = g.nodes.iter().map(|n| n.op.scratch_len(self.rows)).max().unwrap_or(0);
+        (cot_len, scratch.max(self.selection.len().min(1)))
+    }
+
+    /// Bytes of one worker's memory ([`Engine::workspace`]), computed without allocating it.
+    pub fn workspace_bytes(&self) -> usize {
+        let g = self.graph;
+        let (cot_len, scratch) = self.workspace_layout();
+        let values = g.buffers.iter().sum::<usize>()
+            + cot_len.iter().sum::<usize>().saturating_mul(self.rows)
+            + g.nodes.iter().map(|n| n.op.aux_len().0 + n.op.aux_len().1).sum::<usize>()
+            + scratch
+            + 2 * self.selection.len();
+        values.saturating_mul(4).saturating_add(8 * self.rows)
+    }
+
+    /// Allocates one worker's memory.
+    pub fn workspace(&self) -> Workspace {
+        let g = self.graph;
+        let (cot_len, scratch) = self.workspace_layout();
         let aux = g
             .nodes
             .iter()
@@ -231,7 +251,7 @@ impl<'g> Engine<'g> {
             acts: g.buffers.iter().map(|&l| vec![0.0; l]).collect(),
             cots: cot_len.iter().map(|&l| vec![0.0; l * self.rows]).collect(),
             aux,
-            scratch: vec![0.0; scratch.max(self.selection.len().min(1))],
+            scratch: vec![0.0; scratch],
             w: self.selection.w0.clone(),
             grad: vec![0.0; self.selection.len()],
             norms: vec![0.0; self.rows],
@@ -255,6 +275,14 @@ impl<'g> Engine<'g> {
             ws.acts[ob] = out;
         }
         &ws.acts[g.buffer_of(g.output)]
+    }
+
+    /// Bytes of [`Engine::group`]`(cap)`, computed without allocating it.
+    pub fn group_bytes(&self, cap: usize) -> usize {
+        let g = self.graph;
+        let values = g.buffers.iter().sum::<usize>()
+            + g.nodes.iter().map(|n| n.op.aux_len().0 + n.op.aux_len().1).sum::<usize>();
+        values.saturating_mul(4).saturating_mul(cap.max(1))
     }
 
     /// Memory for running up to `cap` samples through the trained weights together.
