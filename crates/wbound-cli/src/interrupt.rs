@@ -1,22 +1,32 @@
 //! Ctrl-C (SIGINT) and SIGTERM: the first asks the run to stop between samples, so that what is
 //! complete stays on disk and `--resume` continues it; a second one exits at once.
+//!
+//! The handlers only set a flag (no thread of their own), so a run uses exactly `--threads`
+//! threads.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, LazyLock, Once};
+
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::flag;
 
 /// Set by the first signal; the calculator's workers stop when they see it.
-pub static STOP: AtomicBool = AtomicBool::new(false);
+pub static STOP: LazyLock<Arc<AtomicBool>> = LazyLock::new(|| Arc::new(AtomicBool::new(false)));
 
 /// Exit code of a run stopped by a signal (128 + SIGINT, as shells report it).
 pub const EXIT_CODE: u8 = 130;
 
-/// Installs the handler (once per process; a failure only means the default behaviour stays:
-/// the process dies at once, which `--resume` also recovers from).
+/// Installs the handlers, once per process. A failure only means the default behaviour stays
+/// (the process dies at once), which `--resume` also recovers from.
 pub fn install() {
-    let _ = ctrlc::set_handler(|| {
-        if STOP.swap(true, Ordering::SeqCst) {
-            std::process::exit(i32::from(EXIT_CODE));
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for signal in [SIGINT, SIGTERM] {
+            // Order matters: the exit is checked before the flag is set, so it fires on the second
+            // signal.
+            let _ = flag::register_conditional_shutdown(signal, i32::from(EXIT_CODE), Arc::clone(&STOP));
+            let _ = flag::register(signal, Arc::clone(&STOP));
         }
-        eprintln!("\nstopping after the samples in progress (press Ctrl-C again to quit at once)");
     });
 }
 

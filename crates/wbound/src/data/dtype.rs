@@ -32,22 +32,52 @@ fn bad(msg: impl std::fmt::Display) -> Error {
     Error::Data(format!("not a readable .npy array: {msg}"))
 }
 
-/// Checks that the header length a `.npy` file's preamble (its first 12 bytes or more) claims
-/// fits in the `available` bytes of the file, before anything reads (and allocates) the header.
-/// Found by fuzzing: a version-3 preamble claiming a 3.6 GB header made the reader allocate it.
-pub(crate) fn check_header_length(preamble: &[u8], available: u64) -> Result<()> {
+/// The longest header read, as numpy's own reader (`max_header_size`).
+pub(crate) const MAX_HEADER: usize = 10_000;
+
+/// Deepest bracket nesting accepted in a header: numpy writes a flat dict whose `shape` is a
+/// tuple (depth 2); structured dtypes go one or two deeper (and are refused later, by dtype).
+const MAX_DEPTH: usize = 4;
+
+/// Checks a `.npy` file's preamble — its first bytes, at least [`MAX_HEADER`] + 12 of them when
+/// the file is that long — before anything parses (and allocates for) the header: the header must
+/// fit in the `available` bytes of the file and in [`MAX_HEADER`], and be no deeper than a
+/// header numpy writes. Both found by fuzzing: a version-3 preamble claiming a 3.6 GB header made
+/// the reader allocate it, and a 118-byte header of nested `{` kept the header parser busy for
+/// longer than 10 seconds.
+pub(crate) fn check_header(preamble: &[u8], available: u64) -> Result<()> {
     let (prefix, header_len) = match preamble {
-        [0x93, b'N', b'U', b'M', b'P', b'Y', 1, _, a, b, ..] => (10, u64::from(u16::from_le_bytes([*a, *b]))),
+        [0x93, b'N', b'U', b'M', b'P', b'Y', 1, _, a, b, ..] => (10, usize::from(u16::from_le_bytes([*a, *b]))),
         [0x93, b'N', b'U', b'M', b'P', b'Y', 2 | 3, _, a, b, c, d, ..] => {
-            (12, u64::from(u32::from_le_bytes([*a, *b, *c, *d])))
+            (12, u32::from_le_bytes([*a, *b, *c, *d]) as usize)
         }
         // Anything else is for the reader to reject: it allocates nothing for it.
         _ => return Ok(()),
     };
-    if prefix + header_len > available {
+    if (prefix + header_len) as u64 > available {
         return Err(bad(format!(
             "the preamble claims a header of {header_len} bytes but the file holds {available} bytes (truncated file?)"
         )));
+    }
+    if header_len > MAX_HEADER {
+        return Err(bad(format!(
+            "the header is {header_len} bytes long; numpy reads headers of at most {MAX_HEADER} bytes"
+        )));
+    }
+    let header = preamble.get(prefix..prefix + header_len).unwrap_or(&preamble[prefix.min(preamble.len())..]);
+    let mut depth = 0usize;
+    for &c in header {
+        match c {
+            b'{' | b'[' | b'(' => depth += 1,
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > MAX_DEPTH {
+            return Err(bad(format!(
+                "the header nests brackets more than {MAX_DEPTH} deep; a .npy header is a flat dict \
+                 (corrupt file?)"
+            )));
+        }
     }
     Ok(())
 }
@@ -55,7 +85,7 @@ pub(crate) fn check_header_length(preamble: &[u8], available: u64) -> Result<()>
 /// Parses the header of `.npy` bytes and checks the dtype, the memory order and that the bytes
 /// hold the whole array (before anything is allocated for it).
 pub(crate) fn parse(bytes: &[u8]) -> Result<NpyArray<'_>> {
-    check_header_length(bytes, bytes.len() as u64)?;
+    check_header(bytes, bytes.len() as u64)?;
     let mut data = bytes;
     let header = npyz::NpyHeader::from_reader(&mut data).map_err(bad)?;
     let npy = NpyFile::with_header(header, data);

@@ -32,8 +32,9 @@ impl NpyStream {
         let io = |source| Error::Io { path: path.to_path_buf(), cause: source };
         let file = File::open(path).map_err(io)?;
         let file_len = file.metadata().map_err(io)?.len();
-        let mut file = BufReader::new(file);
-        super::dtype::check_header_length(file.fill_buf().map_err(io)?, file_len).map_err(|e| e.in_file(path))?;
+        // The buffer holds the whole preamble and header, for the check.
+        let mut file = BufReader::with_capacity(2 * super::dtype::MAX_HEADER, file);
+        super::dtype::check_header(file.fill_buf().map_err(io)?, file_len).map_err(|e| e.in_file(path))?;
         let npy =
             NpyFile::new(file).map_err(|e| Error::Data(format!("not a readable .npy array: {e}")).in_file(path))?;
         let descr = match npy.dtype() {
