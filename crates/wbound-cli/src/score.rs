@@ -11,7 +11,7 @@ use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use wbound::{Model, Reference, Status, WeightsBoundaryCalculator};
+use wbound::{InfluenceValues, Model, Reference, Status, WeightsBoundaryCalculator};
 
 use crate::args::{RunArgs, ScoreArgs};
 use crate::input::{self, Input, Slice};
@@ -55,9 +55,11 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
     let calc = calculator(&a.run, &model).reference(a.reference);
     match a.out.as_deref().filter(|p| p.as_os_str() != "-") {
         None => {
+            let slice = Slice::of(&input, input.range.clone());
+            let batches = calc.compute_influence_values(&slice)?;
             let mut out = BufWriter::new(std::io::stdout().lock());
             writeln!(out, "{CSV_HEADER}")?;
-            score_rows(&calc, &input, 0, a.run.quiet, &mut out, None)
+            score_rows(Some(batches), &input, 0, a.run.quiet, &mut out, None)
         }
         Some(path) => to_file(a, &calc, &input, path),
     }
@@ -92,11 +94,11 @@ impl Warnings {
     }
 }
 
-/// Scores the input's samples from `done` on (relative to its range) and writes their rows,
-/// flushing after every batch. `partial` is the file the rows go to, for the message of an
-/// interrupted run.
+/// Writes the rows of `batches` — the input's samples from `done` on (relative to its range);
+/// `None` when none are left — flushing after every batch. `partial` is the file the rows go to,
+/// for the message of an interrupted run.
 fn score_rows(
-    calc: &WeightsBoundaryCalculator,
+    batches: Option<InfluenceValues>,
     input: &Input,
     done: usize,
     quiet: bool,
@@ -104,14 +106,14 @@ fn score_rows(
     partial: Option<&Path>,
 ) -> Result<()> {
     let start = input.range.start + done;
-    let slice = Slice::of(input, start..input.range.end);
     let bar = progress::bar(input.range.len(), done, quiet);
     let clock = std::time::Instant::now();
     let mut statuses: Vec<(Status, usize)> = Vec::new();
     let mut warnings = Warnings::default();
     let mut written = done;
-    if !slice.range.is_empty() {
-        for batch in calc.compute_influence_values(&slice)? {
+    let scored = input.range.len() - done;
+    if let Some(batches) = batches {
+        for batch in batches {
             let batch = match batch {
                 Err(wbound::Error::Cancelled) => {
                     out.flush()?;
@@ -144,8 +146,8 @@ fn score_rows(
     }
     bar.finish_and_clear();
     warnings.finish();
-    if !quiet && !slice.range.is_empty() {
-        let n = slice.range.len();
+    if !quiet && scored > 0 {
+        let n = scored;
         let secs = clock.elapsed().as_secs_f64();
         statuses.sort_by_key(|&(st, _)| st.as_str());
         let counts: Vec<String> = statuses.iter().map(|(st, c)| format!("{c} {st}")).collect();
@@ -211,7 +213,7 @@ fn to_file(a: &ScoreArgs, calc: &WeightsBoundaryCalculator, input: &Input, path:
             partial.display()
         )));
     }
-    let (file, done) = if resuming {
+    let recovered = if resuming {
         let settings = std::fs::read_to_string(&stamp).unwrap_or_default();
         if settings != fingerprint(a) {
             return Err(usage(format!(
@@ -220,18 +222,28 @@ fn to_file(a: &ScoreArgs, calc: &WeightsBoundaryCalculator, input: &Input, path:
                 stamp.display()
             )));
         }
-        recover(&partial)?
+        Some(recover(&partial)?)
     } else {
-        let mut file = File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
-        writeln!(file, "{CSV_HEADER}")?;
-        std::fs::write(&stamp, fingerprint(a)).with_context(|| format!("cannot write {}", stamp.display()))?;
-        (file, 0)
+        None
     };
+    let done = recovered.as_ref().map_or(0, |r| r.1);
     if done > input.range.len() {
         return Err(usage(format!("{} holds more rows ({done}) than there are samples to score", partial.display())));
     }
+    // The run's checks (inputs, memory) pass before a new partial file is created.
+    let slice = Slice::of(input, input.range.start + done..input.range.end);
+    let batches = if slice.range.is_empty() { None } else { Some(calc.compute_influence_values(&slice)?) };
+    let file = match recovered {
+        Some((file, _)) => file,
+        None => {
+            let mut file = File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
+            writeln!(file, "{CSV_HEADER}")?;
+            std::fs::write(&stamp, fingerprint(a)).with_context(|| format!("cannot write {}", stamp.display()))?;
+            file
+        }
+    };
     let mut out = BufWriter::new(file);
-    score_rows(calc, input, done, a.run.quiet, &mut out, Some(&partial))?;
+    score_rows(batches, input, done, a.run.quiet, &mut out, Some(&partial))?;
     out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     finalize(&partial, path, format)?;
     std::fs::remove_file(&stamp).ok();
