@@ -53,7 +53,8 @@ pub fn run(a: &InspectArgs) -> Result<()> {
     println!("trainable: {} values; every op is supported", model.num_trainable());
     let selection = Selection::new(g, ParamSelection::All.resolve(g)?);
     let m = model.num_classes() - 1;
-    let c = Engine::new(g, selection, m).step_cost(m, DualNorm::L2);
+    let engine = Engine::new(g, selection, m);
+    let c = engine.step_cost(m, DualNorm::L2);
     println!(
         "one DeepFool step (l2, all parameters, {m} cotangent rows), multiply-adds: forward {}, backward {}, gradient norms {}, chosen gradient {}, total {}",
         c.forward,
@@ -61,6 +62,10 @@ pub fn run(a: &InspectArgs) -> Result<()> {
         c.norms,
         c.gradient,
         c.total()
+    );
+    println!(
+        "memory per worker thread: {} (a copy of the weights, one gradient, activations, cotangents of {m} classes)",
+        wbound::human_bytes(engine.workspace_bytes())
     );
     Ok(())
 }
