@@ -76,6 +76,27 @@ fn truncated_npy_is_an_error_naming_the_file() {
     assert!(err.contains("cut.npy") && err.contains("truncated"), "{err}");
 }
 
+/// A header claiming 2^40 elements on a few bytes of data: an error from every reader (in memory,
+/// streamed, as labels), not an allocation.
+#[test]
+fn npy_header_claiming_2_pow_40_elements_is_an_error_not_an_allocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = format!("{:<117}\n", "{'descr': '<f4', 'fortran_order': False, 'shape': (1048576, 1048576), }");
+    let mut lying = b"\x93NUMPY\x01\x00".to_vec();
+    lying.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    lying.extend_from_slice(header.as_bytes());
+    lying.extend_from_slice(&[0; 16]);
+    let x = write(dir.path(), "lying.npy", &lying);
+    for err in [
+        err_text(open(&x)),
+        err_text(npy::parse_f32(&lying)),
+        err_text(npy::read_labels(&x)),
+        err_text(wbound::data::stream::NpyStream::open(&x).map(|s| s.is_some())),
+    ] {
+        assert!(err.contains("1048576, 1048576") && err.contains("truncated"), "{err}");
+    }
+}
+
 #[test]
 fn npz_default_key_named_key_and_wrong_key() {
     let dir = tempfile::tempdir().unwrap();
