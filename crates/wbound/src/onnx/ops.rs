@@ -259,7 +259,23 @@ fn conv(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
             "its unfolded input ({cin_g}·{kh}·{kw} taps × {oh}·{ow} positions) exceeds {MAX_ELEMENTS} values"
         )));
     }
-    let op = Conv { weight, bias, cin, h, w, cout, group, kernel: [kh, kw], stride, dilation, pads: win.pads, oh, ow };
+    let op = Conv {
+        weight,
+        bias,
+        cin,
+        h,
+        w,
+        cout,
+        group,
+        kernel: [kh, kw],
+        stride,
+        dilation,
+        pads: win.pads,
+        oh,
+        ow,
+        targets: Vec::new(),
+    }
+    .with_targets();
     b.push(ctx, Op::Conv(op), vec![x], vec![1, cout, oh, ow])
 }
 

@@ -57,9 +57,11 @@ pub fn gemm(
     if m == 0 || n == 0 {
         return;
     }
-    // Matrix–vector and outer products (a dense layer on one sample, its weight gradient) lose
-    // more to packing than they gain from the blocked kernel.
-    if (m == 1 || k == 1) && by_rows(m, k, n, alpha, a, la, b, lb, beta, c, lc) {
+    // Matrix–vector and outer products (a dense layer on one sample, its weight gradient), and a
+    // few rows against a large `b` (the cotangent rows through a large dense layer), lose more to
+    // packing `b` than they gain from the blocked kernel.
+    let few_rows = m <= FEW_ROWS && k * n >= LARGE_B;
+    if (m == 1 || k == 1 || few_rows) && by_rows(m, k, n, alpha, a, la, b, lb, beta, c, lc) {
         return;
     }
     // SAFETY: the asserts above keep every index the product touches inside the three slices,
@@ -106,10 +108,59 @@ pub fn gemm_by_rows(
     }
 }
 
-/// Rows of axpys (when `b`'s rows are contiguous) or of dot products (when its columns are);
-/// `false` when the layouts allow neither.
+/// At most this many rows of `a` against a `b` of at least [`LARGE_B`] values go through
+/// [`by_rows`] instead of the packed kernel.
+const FEW_ROWS: usize = 16;
+const LARGE_B: usize = 1 << 16;
+
+/// [`by_rows_body`], compiled for AVX2 and FMA when the CPU has them (the same bits either way:
+/// the lanes of the reductions are fixed, and no multiply-add is fused).
 #[allow(clippy::too_many_arguments)]
 fn by_rows(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    la: Layout,
+    b: &[f32],
+    lb: Layout,
+    beta: f32,
+    c: &mut [f32],
+    lc: Layout,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, the only feature the function is compiled for.
+        return unsafe { by_rows_avx2(m, k, n, alpha, a, la, b, lb, beta, c, lc) };
+    }
+    by_rows_body(m, k, n, alpha, a, la, b, lb, beta, c, lc)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn by_rows_avx2(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    la: Layout,
+    b: &[f32],
+    lb: Layout,
+    beta: f32,
+    c: &mut [f32],
+    lc: Layout,
+) -> bool {
+    by_rows_body(m, k, n, alpha, a, la, b, lb, beta, c, lc)
+}
+
+/// Rows of axpys (when `b`'s rows are contiguous) or of dot products (when its columns are);
+/// `false` when the layouts allow neither.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn by_rows_body(
     m: usize,
     k: usize,
     n: usize,

@@ -55,6 +55,7 @@ pub fn max_abs(a: &[f32]) -> f32 {
 }
 
 /// `Σ a_i b_i` in f32 with independent lanes.
+#[inline(always)]
 pub fn dot32(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; LANES];
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
