@@ -14,7 +14,7 @@
 
 use crate::graph::{Graph, TensorId};
 pub use crate::ops::reduce::DualNorm;
-use crate::ops::{Aux, Pass, Weights};
+use crate::ops::{Aux, Norms, Pass, Weights};
 
 /// The weight tensors DeepFool moves, laid out in one flat vector.
 #[derive(Debug, Clone)]
@@ -112,6 +112,10 @@ pub struct Workspace {
     pub grad: Vec<f32>,
     /// Per cotangent row: the dual norm of its gradient.
     pub norms: Vec<f64>,
+    /// Per node: the rows' weight gradients its norms kept ([`crate::ops::Op::kept_len`]), and
+    /// whether they belong to the current backward pass.
+    kept: Vec<Vec<f32>>,
+    kept_valid: Vec<bool>,
 }
 
 impl<'g> Engine<'g> {
@@ -229,7 +233,7 @@ impl<'g> Engine<'g> {
         let (cot_len, scratch) = self.workspace_layout();
         let values = g.buffers.iter().sum::<usize>()
             + cot_len.iter().sum::<usize>().saturating_mul(self.rows)
-            + g.nodes.iter().map(|n| n.op.aux_len().0 + n.op.aux_len().1).sum::<usize>()
+            + g.nodes.iter().map(|n| n.op.aux_len().0 + n.op.aux_len().1 + n.op.kept_len(self.rows)).sum::<usize>()
             + scratch
             + 2 * self.selection.len();
         values.saturating_mul(4).saturating_add(8 * self.rows)
@@ -255,6 +259,8 @@ impl<'g> Engine<'g> {
             w: self.selection.w0.clone(),
             grad: vec![0.0; self.selection.len()],
             norms: vec![0.0; self.rows],
+            kept: g.nodes.iter().map(|n| vec![0.0; n.op.kept_len(self.rows)]).collect(),
+            kept_valid: vec![false; g.nodes.len()],
         }
     }
 
@@ -400,6 +406,7 @@ impl<'g> Engine<'g> {
     /// Zeroes the first `m` rows of every cotangent buffer; returns `m`.
     fn clear_cotangents(&self, ws: &mut Workspace, m: usize) -> usize {
         assert!(m <= self.rows, "more cotangent rows than the engine was prepared for");
+        ws.kept_valid.fill(false);
         for c in &mut ws.cots {
             let n = c.len() / self.rows;
             c[..m * n].fill(0.0);
@@ -458,14 +465,17 @@ impl<'g> Engine<'g> {
                     aux: &ws.aux[i],
                 };
                 let dy = &ws.cots[ob];
-                if node.op.grad_norms(&pass, m, &dy[..m * out_len], q, &mut ws.scratch, &mut ws.norms[..m]) {
-                    continue;
-                }
-                for r in 0..m {
-                    let acc = &mut ws.norms[r];
-                    node.op.param_grad(&pass, &dy[r * out_len..(r + 1) * out_len], &mut ws.scratch, &mut |_, grad| {
-                        q.add(acc, grad)
-                    });
+                let (scratch, keep) = (&mut ws.scratch, &mut ws.kept[i]);
+                match node.op.grad_norms(&pass, m, &dy[..m * out_len], q, scratch, keep, &mut ws.norms[..m]) {
+                    Norms::FoldedKept => ws.kept_valid[i] = true,
+                    Norms::Folded => {}
+                    Norms::Skipped => {
+                        for r in 0..m {
+                            let acc = &mut ws.norms[r];
+                            let dyr = &dy[r * out_len..(r + 1) * out_len];
+                            node.op.param_grad(&pass, dyr, None, &mut ws.scratch, &mut |_, grad| q.add(acc, grad));
+                        }
+                    }
                 }
             }
         }
@@ -491,9 +501,13 @@ impl<'g> Engine<'g> {
             let pass =
                 Pass { weights: &weights, inputs: &ins[..node.inputs.len()], output: &ws.acts[ob], aux: &ws.aux[i] };
             let dy = &ws.cots[ob][row * out_len..(row + 1) * out_len];
+            let kept = ws.kept_valid[i].then(|| {
+                let len = ws.kept[i].len() / self.rows;
+                &ws.kept[i][row * len..(row + 1) * len]
+            });
             let offsets = &self.selection.offsets;
             let grad = &mut ws.grad;
-            node.op.param_grad(&pass, dy, &mut ws.scratch, &mut |t, gt| {
+            node.op.param_grad(&pass, dy, kept, &mut ws.scratch, &mut |t, gt| {
                 if let Some(off) = offsets[t] {
                     let dst = &mut grad[off..off + gt.len()];
                     if copy {

@@ -11,7 +11,7 @@ use super::gram;
 
 /// Largest backward (floats of all rows' columns and cotangents) done as one product.
 const SMALL_BACKWARD: usize = 1 << 16;
-use super::{DualNorm, GradSink, Weights};
+use super::{DualNorm, GradSink, Norms, Weights};
 use crate::graph::TensorId;
 
 /// A 2-D convolution over one sample `[1, cin, h, w] → [1, cout, oh, ow]`.
@@ -75,6 +75,15 @@ impl Conv {
 
     pub(crate) fn cols_len(&self) -> usize {
         self.group * self.kdim() * self.t()
+    }
+
+    /// The weight gradients of `rows` rows, kept by the batched norms (ungrouped layers).
+    pub(crate) fn kept_len(&self, rows: usize) -> usize {
+        if self.group == 1 {
+            rows * self.cout * self.kdim()
+        } else {
+            0
+        }
     }
 
     pub(crate) fn scratch_len(&self, rows: usize) -> usize {
@@ -226,11 +235,22 @@ impl Conv {
         }
     }
 
-    pub(crate) fn param_grad(&self, w: &Weights, cols: &[f32], dy: &[f32], scratch: &mut [f32], sink: &mut GradSink) {
+    /// The gradient of one row; `kept` is its weight gradient when the norms kept it.
+    pub(crate) fn param_grad(
+        &self,
+        w: &Weights,
+        cols: &[f32],
+        dy: &[f32],
+        kept: Option<&[f32]>,
+        scratch: &mut [f32],
+        sink: &mut GradSink,
+    ) {
         let (kd, t) = (self.kdim(), self.t());
         let cout_g = self.cout / self.group;
         let (gw, gb) = scratch.split_at_mut(self.cout * kd);
-        if w.is_selected(self.weight) {
+        if let Some(kept) = kept.filter(|_| w.is_selected(self.weight)) {
+            sink(self.weight, kept);
+        } else if w.is_selected(self.weight) {
             for g in 0..self.group {
                 gemm(
                     cout_g,
@@ -259,7 +279,8 @@ impl Conv {
 
     /// The gradient norms of all `m` rows: by the Gram route (l2, when cheaper: small output maps
     /// with many taps), else, for ungrouped convolutions, all rows' weight gradients in one product
-    /// `[m·cout, T] · colsᵀ` (the rows' cotangents are contiguous), so `cols` is packed once.
+    /// `[m·cout, T] · colsᵀ` (the rows' cotangents are contiguous), so `cols` is packed once; those
+    /// gradients stay in `keep`, and the chosen row's is copied from there.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn grad_norms(
         &self,
@@ -269,14 +290,16 @@ impl Conv {
         dy: &[f32],
         q: DualNorm,
         scratch: &mut [f32],
+        keep: &mut [f32],
         out: &mut [f64],
-    ) -> bool {
+    ) -> Norms {
         let (kd, t) = (self.kdim(), self.t());
         let cout_g = self.cout / self.group;
         let gram = q == DualNorm::L2 && self.group * gram::cost(t, kd, cout_g, m) < m * self.cout * t * kd;
         if !gram && self.group != 1 {
-            return false;
+            return Norms::Skipped;
         }
+        let mut done = Norms::Folded;
         if w.is_selected(self.weight) {
             if gram {
                 // Per group: positions are rows; cols_gᵀ is t × kd and δ_gᵀ is t × cout_g, both
@@ -287,12 +310,13 @@ impl Conv {
                     gram::add_sq_norms(t, kd, a, l, cout_g, d, l, self.cout * t, 1.0, scratch, &mut out[..m]);
                 }
             } else {
-                let gw = &mut scratch[..m * self.cout * kd];
+                let gw = &mut keep[..m * self.cout * kd];
                 let lc = Layout::row_major(t).t();
                 gemm(m * self.cout, t, kd, 1.0, dy, Layout::row_major(t), cols, lc, 0.0, gw, Layout::row_major(kd));
                 for (g, o) in gw.chunks_exact(self.cout * kd).zip(out.iter_mut()) {
                     q.add(o, g);
                 }
+                done = Norms::FoldedKept;
             }
         }
         if self.bias.is_some_and(|b| w.is_selected(b)) {
@@ -302,6 +326,6 @@ impl Conv {
                 q.add(o, &sums);
             }
         }
-        true
+        done
     }
 }

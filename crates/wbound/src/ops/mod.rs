@@ -84,6 +84,18 @@ pub struct Pass<'a> {
     pub aux: &'a Aux,
 }
 
+/// What [`Op::grad_norms`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Norms {
+    /// Nothing: the caller takes the rows' gradients one at a time.
+    Skipped,
+    /// Folded every row's norm into the output.
+    Folded,
+    /// Folded them, and left every row's weight gradient in the `keep` buffer (see
+    /// [`Op::kept_len`]) for [`Op::param_grad`] to copy instead of computing it again.
+    FoldedKept,
+}
+
 /// Callback receiving `(tensor, gradient)` for each selected weight tensor of a node.
 pub type GradSink<'s> = dyn FnMut(TensorId, &[f32]) + 's;
 
@@ -127,6 +139,15 @@ impl Op {
             Op::Conv(o) => (o.cols_len(), 0),
             Op::Pool(o) => (0, o.route_len()),
             _ => (0, 0),
+        }
+    }
+
+    /// Floats of the buffer in which [`Op::grad_norms`] may keep the weight gradients of `rows`
+    /// rows (0: it never keeps them).
+    pub fn kept_len(&self, rows: usize) -> usize {
+        match self {
+            Op::Conv(o) => o.kept_len(rows),
+            _ => 0,
         }
     }
 
@@ -212,11 +233,11 @@ impl Op {
     }
 
     /// Emits, for one cotangent row `dy` of the output, the gradient of every selected weight
-    /// tensor of this node.
-    pub fn param_grad(&self, p: &Pass, dy: &[f32], scratch: &mut [f32], sink: &mut GradSink) {
+    /// tensor of this node; `kept` is the row's weight gradient when [`Op::grad_norms`] kept it.
+    pub fn param_grad(&self, p: &Pass, dy: &[f32], kept: Option<&[f32]>, scratch: &mut [f32], sink: &mut GradSink) {
         match self {
             Op::Linear(o) => o.param_grad(p.weights, p.inputs[0], dy, scratch, sink),
-            Op::Conv(o) => o.param_grad(p.weights, &p.aux.f, dy, scratch, sink),
+            Op::Conv(o) => o.param_grad(p.weights, &p.aux.f, dy, kept, scratch, sink),
             Op::BatchNorm(o) => o.param_grad(p.weights, p.inputs[0], dy, scratch, sink),
             Op::Binary(o) => o.param_grad(p.weights, p.inputs, dy, scratch, sink),
             Op::Pool(_) | Op::Activation(_) | Op::Softmax(_) | Op::Transpose(_) => {}
@@ -225,8 +246,9 @@ impl Op {
 
     /// Folds, for all `m` rows at once, the `q`-norm of row `r`'s gradient over this node's
     /// selected tensors into `out[r]` (see [`DualNorm::add`]), when the operator has a faster way
-    /// than one row at a time: the Gram form, or one batched product. Returns `false` (and leaves
-    /// `out` alone) otherwise.
+    /// than one row at a time: the Gram form, or one batched product (whose gradients it may
+    /// keep in `keep`). Returns [`Norms::Skipped`] (and leaves `out` alone) otherwise.
+    #[allow(clippy::too_many_arguments)]
     pub fn grad_norms(
         &self,
         p: &Pass,
@@ -234,12 +256,15 @@ impl Op {
         dy: &[f32],
         q: DualNorm,
         scratch: &mut [f32],
+        keep: &mut [f32],
         out: &mut [f64],
-    ) -> bool {
+    ) -> Norms {
         match self {
-            Op::Linear(o) => q == DualNorm::L2 && o.gram_sq_norms(p.weights, p.inputs[0], m, dy, scratch, out),
-            Op::Conv(o) => o.grad_norms(p.weights, &p.aux.f, m, dy, q, scratch, out),
-            _ => false,
+            Op::Linear(o) if q == DualNorm::L2 && o.gram_sq_norms(p.weights, p.inputs[0], m, dy, scratch, out) => {
+                Norms::Folded
+            }
+            Op::Conv(o) => o.grad_norms(p.weights, &p.aux.f, m, dy, q, scratch, keep, out),
+            _ => Norms::Skipped,
         }
     }
 }
