@@ -170,3 +170,29 @@ fn cnn32_with_its_biases_matches_influenciae() {
         assert!(rel < 1e-3, "sample {i}: {} vs {r}", g.score);
     }
 }
+
+/// The cost model of one step (`wbound inspect`, docs/PERFORMANCE.md) in closed form: the mlp's
+/// dense layers 64→32→10, and the 545k-parameter CNN, whose convolutions' chosen-row gradients
+/// come from the batched norms (no multiply-adds) while its dense layers' are outer products.
+#[test]
+fn step_cost_matches_the_layer_formulas() {
+    use wbound::engine::{DualNorm, Engine, Selection};
+    let cost = |case: &str, file: &str| {
+        let model = Model::load(fixture(case, file)).unwrap();
+        let g = model.graph();
+        let engine = Engine::new(g, Selection::new(g, ParamSelection::All.resolve(g).unwrap()), 9);
+        engine.step_cost(9, DualNorm::L2)
+    };
+    let mlp = cost("mlp", "model.onnx");
+    let forward = 64 * 32 + 32 * 10;
+    // Backward: 9 rows through the second layer only (nothing flows into the input).
+    // Norms (Gram, one row each): ‖x‖² + 9‖δ‖² per layer.
+    assert_eq!(
+        (mlp.forward, mlp.backward, mlp.norms, mlp.gradient),
+        (forward, 9 * 32 * 10, 64 + 9 * 32 + 32 + 9 * 10, forward)
+    );
+    let cnn32 = cost("perf/cnn32", "model_bias.onnx");
+    assert_eq!(cnn32.gradient, 4096 * 128 + 128 * 10);
+    // conv1 3→32 and conv2 32→64, 3×3 on 32×32 and 16×16 maps, then the two dense layers.
+    assert_eq!(cnn32.forward, 32 * 27 * 1024 + 64 * 288 * 256 + 4096 * 128 + 128 * 10);
+}

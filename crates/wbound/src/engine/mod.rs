@@ -202,7 +202,7 @@ impl<'g> Engine<'g> {
             }
             if self.param_nodes.contains(&i) {
                 c.norms += node.op.norm_macs(m, q);
-                c.gradient += f;
+                c.gradient += node.op.gradient_macs(m, q);
             }
         }
         c

@@ -189,6 +189,15 @@ impl Op {
         }
     }
 
+    /// Multiply-adds of the chosen row's weight gradient: none where the batched norms keep every
+    /// row's gradient (ungrouped convolutions on the materialised route), else one forward pass.
+    pub fn gradient_macs(&self, m: usize, q: DualNorm) -> usize {
+        match self {
+            Op::Conv(o) if o.group == 1 && self.norm_macs(m, q) == m * self.forward_macs() => 0,
+            _ => self.forward_macs(),
+        }
+    }
+
     /// Computes the output of the node for one sample, keeping in `aux_f` / `aux_i` (of
     /// [`Op::aux_len`]) what the backward pass needs.
     pub fn forward(&self, w: &Weights, inputs: &[&[f32]], out: &mut [f32], aux_f: &mut [f32], aux_i: &mut [u32]) {
