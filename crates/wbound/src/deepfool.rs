@@ -206,6 +206,11 @@ pub struct SampleScore {
     pub final_class: usize,
 }
 
+/// The l2 step's factor: `w += |Δf| / ‖g‖² · g`.
+fn l2_step(delta: f64, norm: f64) -> f32 {
+    (delta / (norm * norm)) as f32
+}
+
 impl SampleScore {
     /// The result of a sample that was not scored because it holds NaN or ∞.
     pub fn invalid_input() -> SampleScore {
@@ -392,6 +397,9 @@ impl DeepFool {
             let delta = f64::from((logits[classes[r]] - logits[reference]).abs());
             let norm = ws.norms[r];
             match &mut space {
+                Space::Weights if self.norm == Norm::L2 && engine.adds_gradients_in_place() => {
+                    engine.add_gradient(ws, r, l2_step(delta, norm));
+                }
                 Space::Weights => {
                     engine.gradient(ws, r);
                     self.update(&mut ws.w, &ws.grad, delta, norm);
@@ -430,7 +438,7 @@ impl DeepFool {
     fn update(&self, w: &mut [f32], g: &[f32], delta: f64, norm: f64) {
         match self.norm {
             Norm::L2 => {
-                let s = (delta / (norm * norm)) as f32;
+                let s = l2_step(delta, norm);
                 w.iter_mut().zip(g).for_each(|(a, &b)| *a += s * b);
             }
             Norm::Linf => {

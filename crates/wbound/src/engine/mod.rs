@@ -486,39 +486,82 @@ impl<'g> Engine<'g> {
 
     /// Fills `ws.grad` with row `row`'s gradient over the selected weights.
     pub fn gradient(&self, ws: &mut Workspace, row: usize) {
-        let g = self.graph;
         // Each selected tensor written by exactly one node: its block is copied, not accumulated.
         let copy = self.exact_cover;
         if !copy {
             ws.grad.fill(0.0);
         }
-        let weights = Weights { tensors: &g.tensors, offsets: &self.selection.offsets, flat: &ws.w };
+        let Workspace { acts, cots, aux, scratch, w, grad, kept, kept_valid, .. } = ws;
+        let parts = Parts { acts, cots, aux, kept, kept_valid, flat: w };
+        self.visit_gradient(&parts, scratch, row, |off, gt| {
+            let dst = &mut grad[off..off + gt.len()];
+            if copy {
+                dst.copy_from_slice(gt);
+            } else {
+                dst.iter_mut().zip(gt).for_each(|(a, &b)| *a += b);
+            }
+        });
+    }
+
+    /// Whether [`Engine::add_gradient`] applies: every selected tensor is written by exactly one
+    /// node, so adding its blocks one by one gives the bits of `w += step · g`.
+    pub fn adds_gradients_in_place(&self) -> bool {
+        self.exact_cover
+    }
+
+    /// `w += step · g` on the worker's weights, `g` being row `row`'s gradient, without writing
+    /// `g` into `ws.grad` and reading it back (two passes over the weights saved per step): the
+    /// l2 DeepFool update. Bit-identical to [`Engine::gradient`] then the update, when
+    /// [`Engine::adds_gradients_in_place`].
+    pub fn add_gradient(&self, ws: &mut Workspace, row: usize, step: f32) {
+        let Workspace { acts, cots, aux, scratch, w, kept, kept_valid, .. } = ws;
+        // The gradients read which weights are selected, never their values, so the pass may see
+        // the trained ones while the worker's change.
+        let parts = Parts { acts, cots, aux, kept, kept_valid, flat: &self.selection.w0 };
+        self.visit_gradient(&parts, scratch, row, |off, gt| {
+            w[off..off + gt.len()].iter_mut().zip(gt).for_each(|(a, &b)| *a += step * b);
+        });
+    }
+
+    /// Hands `f(offset, block)` every block of row `row`'s gradient, node by node.
+    fn visit_gradient(&self, parts: &Parts, scratch: &mut [f32], row: usize, mut f: impl FnMut(usize, &[f32])) {
+        let g = self.graph;
+        let weights = Weights { tensors: &g.tensors, offsets: &self.selection.offsets, flat: parts.flat };
         for &i in &self.param_nodes {
             let node = &g.nodes[i];
             let ob = g.buffer_of(node.output);
             let out_len = g.buffers[ob];
-            let ins = inputs_of(g, node, &ws.acts);
-            let pass =
-                Pass { weights: &weights, inputs: &ins[..node.inputs.len()], output: &ws.acts[ob], aux: &ws.aux[i] };
-            let dy = &ws.cots[ob][row * out_len..(row + 1) * out_len];
-            let kept = ws.kept_valid[i].then(|| {
-                let len = ws.kept[i].len() / self.rows;
-                &ws.kept[i][row * len..(row + 1) * len]
+            let ins = inputs_of(g, node, parts.acts);
+            let pass = Pass {
+                weights: &weights,
+                inputs: &ins[..node.inputs.len()],
+                output: &parts.acts[ob],
+                aux: &parts.aux[i],
+            };
+            let dy = &parts.cots[ob][row * out_len..(row + 1) * out_len];
+            let kept = parts.kept_valid[i].then(|| {
+                let len = parts.kept[i].len() / self.rows;
+                &parts.kept[i][row * len..(row + 1) * len]
             });
             let offsets = &self.selection.offsets;
-            let grad = &mut ws.grad;
-            node.op.param_grad(&pass, dy, kept, &mut ws.scratch, &mut |t, gt| {
+            node.op.param_grad(&pass, dy, kept, scratch, &mut |t, gt| {
                 if let Some(off) = offsets[t] {
-                    let dst = &mut grad[off..off + gt.len()];
-                    if copy {
-                        dst.copy_from_slice(gt);
-                    } else {
-                        dst.iter_mut().zip(gt).for_each(|(a, &b)| *a += b);
-                    }
+                    f(off, gt);
                 }
             });
         }
     }
+}
+
+/// What [`Engine::visit_gradient`] reads of a workspace.
+struct Parts<'a> {
+    acts: &'a [Vec<f32>],
+    cots: &'a [Vec<f32>],
+    aux: &'a [Aux],
+    kept: &'a [Vec<f32>],
+    kept_valid: &'a [bool],
+    /// The weight values the pass sees.
+    flat: &'a [f32],
 }
 
 /// The dynamic inputs of `node` (at most two) as slices of the activation buffers `acts`; the first
