@@ -256,7 +256,8 @@ impl<'m> WeightsBoundaryCalculator<'m> {
             if let Some(bad) = batch.iter().position(|v| !v.is_finite()) {
                 return Err(Error::Data(format!(
                     "sample {} holds a non-finite value ({}) at position {}; clean or drop it before scoring, \
-                     or skip such samples (they are then marked invalid_input)",
+                     or score the others and mark it invalid_input (--skip-invalid; skip_invalid(true) in the \
+                     library)",
                     start + bad / n,
                     batch[bad],
                     bad % n
