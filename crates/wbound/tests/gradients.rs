@@ -34,6 +34,22 @@ fn interpret(g: &Graph, w: &[Vec<f64>], x: &[f64]) -> Vec<f64> {
     bufs[g.buffer_of(g.output)].clone()
 }
 
+/// erf at the points of the closed-form activation test, from tables (erf is odd).
+fn erf_table(v: f64) -> f64 {
+    let known = [(2.25, 0.998_537_283_413_319), (1.75, 0.986_671_671_219_182), (1.25, 0.922_900_128_256_458)];
+    known.iter().find(|(x, _)| *x == v.abs()).map_or(if v == 0.0 { 0.0 } else { f64::NAN }, |(_, e)| e * v.signum())
+}
+
+/// `x Φ(x)`.
+fn gelu(v: f64) -> f64 {
+    0.5 * v * (1.0 + libm::erf(v / 2f64.sqrt()))
+}
+
+/// GELU's tanh approximation.
+fn gelu_tanh(v: f64) -> f64 {
+    0.5 * v * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (v + 0.044715 * v * v * v)).tanh())
+}
+
 /// Signed input coordinate of tap `k` of output `o` (stride, dilation, leading pad).
 fn tap(o: usize, k: usize, stride: usize, dilation: usize, pad: usize) -> isize {
     (o * stride + k * dilation) as isize - pad as isize
@@ -152,6 +168,17 @@ fn eval(op: &Op, w: &[Vec<f64>], ins: &[&[f64]]) -> Vec<f64> {
                 ActivationKind::Elu { alpha } if v <= 0.0 => f64::from(alpha) * (v.exp() - 1.0),
                 ActivationKind::Elu { .. } => v,
                 ActivationKind::Clip { min, max } => v.max(f64::from(min)).min(f64::from(max)),
+                ActivationKind::Selu { alpha, gamma } if v <= 0.0 => {
+                    f64::from(gamma) * f64::from(alpha) * (v.exp() - 1.0)
+                }
+                ActivationKind::Selu { gamma, .. } => f64::from(gamma) * v,
+                ActivationKind::Softplus => v.exp().ln_1p(),
+                ActivationKind::Softsign => v / (1.0 + v.abs()),
+                ActivationKind::HardSigmoid { alpha, beta } => (f64::from(alpha) * v + f64::from(beta)).clamp(0.0, 1.0),
+                ActivationKind::HardSwish => v * (v / 6.0 + 0.5).clamp(0.0, 1.0),
+                ActivationKind::Erf => libm::erf(v),
+                ActivationKind::Gelu { tanh: false } => gelu(v),
+                ActivationKind::Gelu { tanh: true } => gelu_tanh(v),
             })
             .collect(),
         Op::Softmax(o) => {
@@ -527,10 +554,55 @@ fn arithmetic(seed: u64) -> (Vec<u8>, Vec<f32>) {
     (m.to_bytes(), rng.vec(24, 1.0))
 }
 
+/// The activations of other frameworks' exports, each between two dense layers: Selu, Softplus,
+/// Softsign, HardSigmoid, HardSwish (MobileNetV3), exact GELU as PyTorch exports it below opset
+/// 20 (Div, Erf, Add, Mul, Mul), and opset 20's Gelu, exact and tanh. HardSigmoid and HardSwish
+/// have kinks: a fixed seed. Input `[N, 6]`, 3 classes.
+fn activations(seed: u64) -> (Vec<u8>, Vec<f32>) {
+    let mut rng = Rng::new(seed);
+    let mut m = OnnxBuilder::new("x", &[6]).opset(20);
+    let mut h = "x".to_string();
+    let acts: [(&str, Vec<_>); 7] = [
+        ("Selu", vec![]),
+        ("Softplus", vec![]),
+        ("Softsign", vec![]),
+        ("HardSigmoid", vec![attr_float("alpha", 0.3), attr_float("beta", 0.4)]),
+        ("HardSwish", vec![]),
+        ("Gelu", vec![]),
+        ("Gelu", vec![attr_str("approximate", "tanh")]),
+    ];
+    for (i, (op, attrs)) in acts.into_iter().enumerate() {
+        let w = rand_init(&mut m, &mut rng, &format!("fc{i}.w"), &[6, 6], 2);
+        let b = rand_init(&mut m, &mut rng, &format!("fc{i}.b"), &[6], 1);
+        let z = m.op("Gemm", &[&h, &w, &b], vec![]);
+        h = m.op(op, &[&z], attrs);
+    }
+    // GELU as torch.onnx exports it below opset 20: x · (erf(x / √2) + 1) · 0.5.
+    let root2 = m.init_f32("root2", &[], &[2f32.sqrt()]);
+    let (one, half) = (m.init_f32("one", &[], &[1.0]), m.init_f32("half", &[], &[0.5]));
+    let d = m.op("Div", &[&h, &root2], vec![]);
+    let e = m.op("Erf", &[&d], vec![]);
+    let e1 = m.op("Add", &[&e, &one], vec![]);
+    let xe = m.op("Mul", &[&h, &e1], vec![]);
+    let g = m.op("Mul", &[&xe, &half], vec![]);
+    let w = rand_init(&mut m, &mut rng, "out.w", &[6, 3], 6);
+    let out = m.op("Gemm", &[&g, &w], vec![]);
+    m.output(&out);
+    (m.to_bytes(), rng.vec(6, 1.5))
+}
+
+#[test]
+fn activation_gradients_match_finite_differences() {
+    for seed in [1, 2, 3] {
+        let (bytes, x) = activations(seed);
+        check_gradients(&format!("activations seed {seed}"), &bytes, &x);
+    }
+}
+
 #[test]
 fn graphs_cover_every_supported_op() {
     let mut seen = std::collections::BTreeSet::new();
-    for bytes in [conv_stack(1).0, pools_and_views(1).0, arithmetic(1).0, shape_arithmetic()] {
+    for bytes in [conv_stack(1).0, pools_and_views(1).0, arithmetic(1).0, shape_arithmetic(), activations(1).0] {
         let model: wbound::onnx::proto::ModelProto = prost::Message::decode(&bytes[..]).unwrap();
         seen.extend(model.graph.unwrap().node.into_iter().map(|n| n.op_type));
     }
@@ -758,12 +830,24 @@ fn interpreter_matches_hand_computed_dense_and_elementwise_ops() {
         })
         .collect(); // [2.25, -1.75, 0.0, 1.25]
     type Case = (&'static str, Vec<wbound::onnx::proto::AttributeProto>, fn(f64) -> f64);
-    let acts: [Case; 5] = [
+    let acts: [Case; 13] = [
         ("Relu", vec![], |v| v.max(0.0)),
         ("LeakyRelu", vec![attr_float("alpha", 0.25)], |v| if v > 0.0 { v } else { 0.25 * v }),
         ("Sigmoid", vec![], |v| 1.0 / (1.0 + (-v).exp())),
         ("Tanh", vec![], f64::tanh),
         ("Elu", vec![attr_float("alpha", 0.5)], |v| if v > 0.0 { v } else { 0.5 * (v.exp() - 1.0) }),
+        // ONNX's defaults for Selu, HardSigmoid.
+        // (The defaults are f32 attributes: compared in the precision they are stored in.)
+        ("Selu", vec![], |v| {
+            f64::from(1.050_701_f32) * if v > 0.0 { v } else { f64::from(1.673_263_2_f32) * (v.exp() - 1.0) }
+        }),
+        ("Softplus", vec![], |v| (1.0 + v.exp()).ln()),
+        ("Softsign", vec![], |v| v / (1.0 + v.abs())),
+        ("HardSigmoid", vec![], |v| (f64::from(0.2_f32) * v + 0.5).clamp(0.0, 1.0)),
+        ("HardSwish", vec![], |v| v * (v + 3.0).clamp(0.0, 6.0) / 6.0),
+        ("Erf", vec![], erf_table),
+        ("Gelu", vec![], gelu),
+        ("Gelu", vec![attr_str("approximate", "tanh")], gelu_tanh),
     ];
     for (op, attrs, f) in acts {
         let mut m = OnnxBuilder::new("x", &[2, 2]);

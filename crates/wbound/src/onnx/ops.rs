@@ -25,10 +25,14 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Div",
     "Dropout",
     "Elu",
+    "Erf",
     "Flatten",
     "Gather",
+    "Gelu",
     "Gemm",
     "GlobalAveragePool",
+    "HardSigmoid",
+    "HardSwish",
     "Identity",
     "LeakyRelu",
     "LogSoftmax",
@@ -38,9 +42,12 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "ReduceMean",
     "Relu",
     "Reshape",
+    "Selu",
     "Shape",
     "Sigmoid",
     "Softmax",
+    "Softplus",
+    "Softsign",
     "Squeeze",
     "Sub",
     "Tanh",
@@ -58,7 +65,8 @@ pub fn import_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
         "GlobalAveragePool" => global_average_pool(b, ctx),
         "ReduceMean" => reduce_mean(b, ctx),
         "BatchNormalization" => batchnorm(b, ctx),
-        "Relu" | "LeakyRelu" | "Sigmoid" | "Tanh" | "Elu" | "Clip" => activation(b, ctx),
+        "Relu" | "LeakyRelu" | "Sigmoid" | "Tanh" | "Elu" | "Selu" | "Clip" | "Softplus" | "Softsign"
+        | "HardSigmoid" | "HardSwish" | "Erf" | "Gelu" => activation(b, ctx),
         "Softmax" | "LogSoftmax" => softmax(b, ctx),
         "Add" | "Sub" | "Mul" | "Div" => binary(b, ctx),
         "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze" | "Identity" | "Dropout" => reshape_like(b, ctx),
@@ -394,6 +402,19 @@ fn activation(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
         "Sigmoid" => ActivationKind::Sigmoid,
         "Tanh" => ActivationKind::Tanh,
         "Clip" => clip_bounds(b, ctx)?,
+        "Selu" => {
+            ActivationKind::Selu { alpha: ctx.float("alpha", 1.673_263_2)?, gamma: ctx.float("gamma", 1.050_701)? }
+        }
+        "Softplus" => ActivationKind::Softplus,
+        "Softsign" => ActivationKind::Softsign,
+        "HardSigmoid" => ActivationKind::HardSigmoid { alpha: ctx.float("alpha", 0.2)?, beta: ctx.float("beta", 0.5)? },
+        "HardSwish" => ActivationKind::HardSwish,
+        "Erf" => ActivationKind::Erf,
+        "Gelu" => match ctx.string("approximate", "none")?.as_str() {
+            "none" => ActivationKind::Gelu { tanh: false },
+            "tanh" => ActivationKind::Gelu { tanh: true },
+            other => return Err(ctx.err(format!("approximate '{other}' is not one of none, tanh"))),
+        },
         _ => ActivationKind::Elu { alpha: ctx.float("alpha", 1.0)? },
     };
     let shape = b.value(x).shape.clone();

@@ -1,19 +1,53 @@
-//! Element-wise activations: ONNX `Relu`, `LeakyRelu`, `Sigmoid`, `Tanh`, `Elu` and `Clip`
-//! (ReLU6 in PyTorch exports).
+//! Element-wise activations: ONNX `Relu`, `LeakyRelu`, `Sigmoid`, `Tanh`, `Elu`, `Selu`, `Clip`
+//! (ReLU6 in PyTorch exports), `Softplus`, `Softsign`, `HardSigmoid`, `HardSwish` (MobileNetV3),
+//! `Erf` (PyTorch's exact GELU below opset 20) and `Gelu` (opset 20, exact or tanh approximation).
 //!
 //! Each derivative is written from the input `x` or the output `y`, whichever is cheaper:
 //! relu `[x > 0]`, leaky relu `x > 0 ? 1 : α`, sigmoid `y(1 − y)`, tanh `1 − y²`,
-//! elu `x > 0 ? 1 : y + α`, clip `min < x < max ? 1 : 0`.
+//! elu `x > 0 ? 1 : y + α`, selu `x > 0 ? γ : y + γα`, clip `min < x < max ? 1 : 0`,
+//! softplus `σ(x)`, softsign `1 / (1 + |x|)²`, hard sigmoid `0 < αx + β < 1 ? α : 0`,
+//! hard swish `x < −3 ? 0 : x > 3 ? 1 : (2x + 3) / 6`, erf `2/√π · e^(−x²)`,
+//! gelu `Φ(x) + x φ(x)` (tanh form: the derivative of `x/2 · (1 + tanh(u))`, `u = √(2/π)(x + 0.044715x³)`).
+
+use std::f32::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI};
+
+/// `√(2/π)`, the tanh-GELU's scale.
+const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+/// `1/√(2π)`, the normal density's factor.
+const INV_SQRT_2PI: f32 = 0.398_942_3;
 
 /// Which function an [`Activation`] applies.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ActivationKind {
     Relu,
-    LeakyRelu { alpha: f32 },
+    LeakyRelu {
+        alpha: f32,
+    },
     Sigmoid,
     Tanh,
-    Elu { alpha: f32 },
-    Clip { min: f32, max: f32 },
+    Elu {
+        alpha: f32,
+    },
+    Selu {
+        alpha: f32,
+        gamma: f32,
+    },
+    Clip {
+        min: f32,
+        max: f32,
+    },
+    Softplus,
+    Softsign,
+    HardSigmoid {
+        alpha: f32,
+        beta: f32,
+    },
+    HardSwish,
+    Erf,
+    /// `tanh`: the tanh approximation instead of the exact `x Φ(x)`.
+    Gelu {
+        tanh: bool,
+    },
 }
 
 /// An element-wise activation.
@@ -42,7 +76,24 @@ impl Activation {
                     alpha * (x.exp() - 1.0)
                 }
             }
+            ActivationKind::Selu { alpha, gamma } => {
+                if x > 0.0 {
+                    gamma * x
+                } else {
+                    gamma * alpha * (x.exp() - 1.0)
+                }
+            }
             ActivationKind::Clip { min, max } => x.max(min).min(max),
+            // ln(1 + eˣ) without overflow: x + ln(1 + e⁻ˣ) for large x.
+            ActivationKind::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
+            ActivationKind::Softsign => x / (1.0 + x.abs()),
+            ActivationKind::HardSigmoid { alpha, beta } => (alpha * x + beta).clamp(0.0, 1.0),
+            ActivationKind::HardSwish => x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
+            ActivationKind::Erf => libm::erff(x),
+            ActivationKind::Gelu { tanh: false } => 0.5 * x * (1.0 + libm::erff(x * FRAC_1_SQRT_2)),
+            ActivationKind::Gelu { tanh: true } => {
+                0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh())
+            }
         }
     }
 
@@ -66,9 +117,34 @@ impl Activation {
             ActivationKind::Sigmoid => each(x, y, m, dy, dx, |_, y| y * (1.0 - y)),
             ActivationKind::Tanh => each(x, y, m, dy, dx, |_, y| 1.0 - y * y),
             ActivationKind::Elu { alpha } => each(x, y, m, dy, dx, |x, y| if x > 0.0 { 1.0 } else { y + alpha }),
+            ActivationKind::Selu { alpha, gamma } => {
+                each(x, y, m, dy, dx, |x, y| if x > 0.0 { gamma } else { y + gamma * alpha })
+            }
             ActivationKind::Clip { min, max } => {
                 each(x, y, m, dy, dx, |x, _| if x > min && x < max { 1.0 } else { 0.0 })
             }
+            ActivationKind::Softplus => each(x, y, m, dy, dx, |x, _| 1.0 / (1.0 + (-x).exp())),
+            ActivationKind::Softsign => each(x, y, m, dy, dx, |x, _| 1.0 / ((1.0 + x.abs()) * (1.0 + x.abs()))),
+            ActivationKind::HardSigmoid { alpha, beta } => {
+                each(x, y, m, dy, dx, |x, _| if alpha * x + beta > 0.0 && alpha * x + beta < 1.0 { alpha } else { 0.0 })
+            }
+            ActivationKind::HardSwish => each(x, y, m, dy, dx, |x, _| {
+                if x <= -3.0 {
+                    0.0
+                } else if x >= 3.0 {
+                    1.0
+                } else {
+                    (2.0 * x + 3.0) / 6.0
+                }
+            }),
+            ActivationKind::Erf => each(x, y, m, dy, dx, |x, _| FRAC_2_SQRT_PI * (-x * x).exp()),
+            ActivationKind::Gelu { tanh: false } => each(x, y, m, dy, dx, |x, _| {
+                0.5 * (1.0 + libm::erff(x * FRAC_1_SQRT_2)) + x * INV_SQRT_2PI * (-0.5 * x * x).exp()
+            }),
+            ActivationKind::Gelu { tanh: true } => each(x, y, m, dy, dx, |x, _| {
+                let t = (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh();
+                0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * x * x)
+            }),
         }
     }
 }
