@@ -14,7 +14,7 @@ use common::{attr_float, attr_int, attr_ints, attr_str, attr_tensor, f32_tensor,
 use proptest::prelude::*;
 use wbound::engine::{DualNorm, Engine, Selection};
 use wbound::graph::{Graph, Role, TensorId};
-use wbound::ops::{ActivationKind, BinaryKind, Op, Operand, PoolKind, WeightLayout};
+use wbound::ops::{ActivationKind, BinaryKind, Op, Operand, PoolKind, Remap, WeightLayout};
 use wbound::Model;
 
 // ---------------------------------------------------------------------------------------------
@@ -196,7 +196,7 @@ fn eval(op: &Op, w: &[Vec<f64>], ins: &[&[f64]]) -> Vec<f64> {
             }
             y
         }
-        Op::Transpose(o) => o.map.iter().map(|&i| ins[0][i as usize]).collect(),
+        Op::Remap(o) => o.map.iter().map(|&e| Remap::source(e).map_or(f64::from(o.fill), |(s, i)| ins[s][i])).collect(),
         Op::Binary(o) => {
             let side = |s: usize, i: usize| {
                 let j = o.maps[s].as_ref().map_or(i, |m| m[i] as usize);
@@ -591,6 +591,60 @@ fn activations(seed: u64) -> (Vec<u8>, Vec<f32>) {
     (m.to_bytes(), rng.vec(6, 1.5))
 }
 
+/// Joins: a constant-mode Pad (fill 0.5) of a convolution's output, Concat of it with the graph
+/// input on the channel axis (two computed values), and Concat of a value with itself. Input
+/// `[N, 2, 4, 4]`, 3 classes.
+fn joins(seed: u64) -> (Vec<u8>, Vec<f32>) {
+    let mut rng = Rng::new(seed);
+    let mut m = OnnxBuilder::new("x", &[2, 4, 4]);
+    let w = rand_init(&mut m, &mut rng, "conv.w", &[3, 2, 3, 3], 18);
+    let a = m.op("Conv", &["x", &w], vec![]); // [1, 3, 2, 2]
+    let pads = m.init_i64("pads", &[8], &[0, 0, 1, 1, 0, 0, 1, 1]);
+    let fill = m.init_f32("fill", &[], &[0.5]);
+    let p = m.op("Pad", &[&a, &pads, &fill], vec![]); // [1, 3, 4, 4]
+    let c = m.op("Concat", &[&p, "x"], vec![attr_int("axis", 1)]); // [1, 5, 4, 4]
+    let t = m.op("Tanh", &[&c], vec![]);
+    let c2 = m.op("Concat", &[&t, &t], vec![attr_int("axis", -1)]); // [1, 5, 4, 8]
+    let fl = m.op("Flatten", &[&c2], vec![]);
+    let wf = rand_init(&mut m, &mut rng, "fc.w", &[160, 3], 160);
+    let out = m.op("Gemm", &[&fl, &wf], vec![]);
+    m.output(&out);
+    (m.to_bytes(), rng.vec(32, 1.0))
+}
+
+#[test]
+fn join_gradients_match_finite_differences() {
+    for seed in [1, 2] {
+        let (bytes, x) = joins(seed);
+        check_gradients(&format!("joins seed {seed}"), &bytes, &x);
+    }
+}
+
+/// Pad by attribute (opset 10), by input (13) and on chosen axes (18), then Concat with the input.
+#[test]
+fn interpreter_matches_hand_computed_pads_and_concats() {
+    let x = [1.0f32, 2.0];
+    let want = [9.0, 1.0, 2.0, 9.0, 9.0, 1.0, 2.0];
+    for opset in [10, 13, 18] {
+        let mut m = OnnxBuilder::new("x", &[2]).opset(opset);
+        let p = match opset {
+            10 => m.op("Pad", &["x"], vec![attr_ints("pads", &[0, 1, 0, 2]), attr_float("value", 9.0)]),
+            13 => {
+                let (pads, fill) = (m.init_i64("pads", &[4], &[0, 1, 0, 2]), m.init_f32("fill", &[1], &[9.0]));
+                m.op("Pad", &["x", &pads, &fill], vec![])
+            }
+            _ => {
+                let (pads, fill) = (m.init_i64("pads", &[2], &[1, 2]), m.init_f32("fill", &[], &[9.0]));
+                let axes = m.init_i64("axes", &[1], &[-1]);
+                m.op("Pad", &["x", &pads, &fill, &axes], vec![])
+            }
+        };
+        let c = m.op("Concat", &[&p, "x"], vec![attr_int("axis", 1)]);
+        m.output(&c);
+        check_closed_form(&format!("pad opset {opset}"), &m.to_bytes(), &x, &want);
+    }
+}
+
 #[test]
 fn activation_gradients_match_finite_differences() {
     for seed in [1, 2, 3] {
@@ -602,7 +656,9 @@ fn activation_gradients_match_finite_differences() {
 #[test]
 fn graphs_cover_every_supported_op() {
     let mut seen = std::collections::BTreeSet::new();
-    for bytes in [conv_stack(1).0, pools_and_views(1).0, arithmetic(1).0, shape_arithmetic(), activations(1).0] {
+    let graphs =
+        [conv_stack(1).0, pools_and_views(1).0, arithmetic(1).0, shape_arithmetic(), activations(1).0, joins(1).0];
+    for bytes in graphs {
         let model: wbound::onnx::proto::ModelProto = prost::Message::decode(&bytes[..]).unwrap();
         seen.extend(model.graph.unwrap().node.into_iter().map(|n| n.op_type));
     }

@@ -431,3 +431,37 @@ fn reduce_mean_over_trailing_axes() {
     let err = wbound::Model::from_bytes(&m.to_bytes()).unwrap_err().to_string();
     assert!(err.contains("ReduceMean") && err.contains("trailing axes"), "{err}");
 }
+
+/// Pad and Concat forms wbound does not take are errors naming the node and what to change.
+#[test]
+fn unsupported_pads_and_concats_name_the_node() {
+    let build = |f: &dyn Fn(&mut OnnxBuilder) -> String| {
+        let mut m = OnnxBuilder::new("x", &[2, 3]);
+        let out = f(&mut m);
+        m.output(&out);
+        Model::from_bytes(&m.to_bytes()).unwrap_err()
+    };
+    let pad = |pads: &'static [i64], mode: &'static str| {
+        move |m: &mut OnnxBuilder| {
+            let p = m.init_i64("pads", &[6], pads);
+            m.op("Pad", &["x", &p], vec![common::attr_str("mode", mode)])
+        }
+    };
+    for (f, want) in [
+        (pad(&[0, 0, 1, 0, 0, 1], "reflect"), "mode 'reflect'"),
+        (pad(&[0, 0, -1, 0, 0, 1], "constant"), "negative pads"),
+        (pad(&[1, 0, 0, 0, 0, 0], "constant"), "batch axis"),
+    ] {
+        let msg = one_line(&build(&f));
+        assert!(msg.contains("Pad_0") && msg.contains(want), "{msg}");
+    }
+    let three = |m: &mut OnnxBuilder| {
+        let t = m.op("Tanh", &["x"], vec![]);
+        m.op("Concat", &["x", &t, &t], vec![attr_int("axis", 1)])
+    };
+    let msg = one_line(&build(&three));
+    assert!(msg.contains("Concat_1") && msg.contains("3 inputs") && msg.contains("two-input"), "{msg}");
+    let batch = |m: &mut OnnxBuilder| m.op("Concat", &["x", "x"], vec![attr_int("axis", 0)]);
+    let msg = one_line(&build(&batch));
+    assert!(msg.contains("Concat_0") && msg.contains("axis 0"), "{msg}");
+}

@@ -7,8 +7,8 @@ use super::tensor::{decode, ConstData, ConstTensor};
 use crate::error::{Error, Result};
 use crate::graph::{Role, ValueId};
 use crate::ops::{
-    Activation, ActivationKind, BatchNorm, Bias, Binary, BinaryKind, Conv, Linear, Op, Operand, Pool, PoolKind,
-    Softmax, Transpose, WeightLayout,
+    Activation, ActivationKind, BatchNorm, Bias, Binary, BinaryKind, Conv, Linear, Op, Operand, Pool, PoolKind, Remap,
+    Softmax, WeightLayout,
 };
 
 /// The ONNX op types wbound imports. `Shape`, `Gather`, `Concat` and `Cast` are accepted where
@@ -39,6 +39,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "MatMul",
     "MaxPool",
     "Mul",
+    "Pad",
     "ReduceMean",
     "Relu",
     "Reshape",
@@ -71,6 +72,7 @@ pub fn import_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
         "Add" | "Sub" | "Mul" | "Div" => binary(b, ctx),
         "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze" | "Identity" | "Dropout" => reshape_like(b, ctx),
         "Transpose" => transpose(b, ctx),
+        "Pad" => pad(b, ctx),
         "Constant" => constant(b, ctx),
         "Shape" => shape_of(b, ctx),
         "Gather" => gather(b, ctx),
@@ -628,9 +630,9 @@ fn transpose(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
         return Err(ctx.err(format!("perm {perm:?} is not a permutation of the {} axes", s.len())));
     }
     let out: Vec<usize> = perm.iter().map(|&p| s[p]).collect();
-    let op = Transpose::new(&s, &perm);
+    let op = Remap::transpose(&s, &perm);
     match src {
-        Sym::Value(v) => b.push(ctx, Op::Transpose(op), vec![v], out),
+        Sym::Value(v) => b.push(ctx, Op::Remap(op), vec![v], out),
         Sym::Const(c) => {
             let data = match &b.const_of(c).data {
                 ConstData::F32(v) => ConstData::F32(op.map.iter().map(|&i| v[i as usize]).collect()),
@@ -706,7 +708,82 @@ fn gather(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
     Ok(())
 }
 
+/// `Pad` in constant mode (ZeroPadding2D, `nn.ZeroPad2d`) of a computed value: pads from the
+/// attribute (opset < 11) or the constant input 1, the fill from the attribute `value` or the
+/// constant input 2, optionally on the `axes` of input 3 (opset 18). Not the batch axis.
+fn pad(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
+    let x = b.dynamic(ctx, 0)?;
+    let shape = b.value(x).shape.clone();
+    let rank = shape.len();
+    let mode = ctx.string("mode", "constant")?;
+    if mode != "constant" {
+        return Err(ctx.err(format!("mode '{mode}' is not supported; only constant padding is")));
+    }
+    let (pads, fill) = if b.opset < 11 {
+        (ctx.ints("pads")?.unwrap_or_default(), ctx.float("value", 0.0)?)
+    } else {
+        let pads = b.constant(ctx, 1)?.as_i64().map(<[i64]>::to_vec).ok_or_else(|| ctx.err("pads must be int64"))?;
+        let fill = match b.input(ctx, 2)? {
+            None => 0.0,
+            Some(_) => match b.constant(ctx, 2)?.to_f32()[..] {
+                [] => 0.0,
+                [v] => v,
+                ref v => return Err(ctx.err(format!("constant_value holds {} values; expected one", v.len()))),
+            },
+        };
+        (pads, fill)
+    };
+    let axes: Vec<usize> = match b.input(ctx, 3)? {
+        None => (0..rank).collect(),
+        Some(_) => {
+            let axes =
+                b.constant(ctx, 3)?.as_i64().map(<[i64]>::to_vec).ok_or_else(|| ctx.err("axes must be int64"))?;
+            axes.iter().map(|&a| normalize_axis(ctx, a, rank)).collect::<Result<_>>()?
+        }
+    };
+    if pads.len() != 2 * axes.len() {
+        return Err(ctx.err(format!("{} pads for {} axes; expected two per axis", pads.len(), axes.len())));
+    }
+    let (mut begin, mut end) = (vec![0usize; rank], vec![0usize; rank]);
+    for (k, &axis) in axes.iter().enumerate() {
+        let (lo, hi) = (pads[k], pads[k + axes.len()]);
+        if lo < 0 || hi < 0 {
+            return Err(ctx.err(format!("negative pads {pads:?} (cropping) are not supported")));
+        }
+        if axis == 0 && (lo, hi) != (0, 0) {
+            return Err(ctx.err("padding the batch axis is not supported"));
+        }
+        (begin[axis], end[axis]) = (lo as usize, hi as usize);
+    }
+    let out: Vec<usize> = (0..rank).map(|d| begin[d].saturating_add(shape[d]).saturating_add(end[d])).collect();
+    if element_count(&out).is_none() {
+        return Err(ctx.err(format!("the padded shape {out:?} exceeds {MAX_ELEMENTS} values")));
+    }
+    b.push(ctx, Op::Remap(Remap::pad(&shape, &begin, &end, fill)), vec![x], out)
+}
+
+/// `Concat`: of constants, folded to a constant (shape arithmetic); of two computed values (a
+/// DenseNet or U-Net join), a [`Remap`].
 fn concat(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
+    let syms: Vec<Sym> = (0..ctx.node.input.len()).map(|i| b.required(ctx, i)).collect::<Result<_>>()?;
+    if syms.iter().any(|s| matches!(s, Sym::Value(_))) {
+        let [Sym::Value(x), Sym::Value(y)] = syms[..] else {
+            return Err(ctx.err(format!(
+                "wbound concatenates computed values two at a time; this Concat has {} inputs, {} of them computed \
+                 (export a chain of two-input Concats)",
+                syms.len(),
+                syms.iter().filter(|s| matches!(s, Sym::Value(_))).count()
+            )));
+        };
+        let (sx, sy) = (b.value(x).shape.clone(), b.value(y).shape.clone());
+        let axis = normalize_axis(ctx, ctx.int("axis", 0)?, sx.len())?;
+        if axis == 0 || sx.len() != sy.len() || sx[..axis] != sy[..axis] || sx[axis + 1..] != sy[axis + 1..] {
+            return Err(ctx.err(format!("cannot concatenate shapes {sx:?} and {sy:?} on axis {axis}")));
+        }
+        let mut out = sx.clone();
+        out[axis] += sy[axis];
+        return b.push(ctx, Op::Remap(Remap::concat(&sx, &sy, axis)), vec![x, y], out);
+    }
     let parts: Vec<ConstTensor> =
         (0..ctx.node.input.len()).map(|i| b.constant(ctx, i).cloned()).collect::<Result<_>>()?;
     let first = parts.first().ok_or_else(|| ctx.err("Concat without inputs"))?;

@@ -23,8 +23,8 @@ pub mod gram;
 pub mod linear;
 pub mod pool;
 pub mod reduce;
+pub mod remap;
 pub mod softmax;
-pub mod transpose;
 
 pub use activation::{Activation, ActivationKind};
 pub use batchnorm::BatchNorm;
@@ -32,8 +32,8 @@ pub use binary::{Binary, BinaryKind, Operand};
 pub use conv::Conv;
 pub use linear::{Bias, Linear, WeightLayout};
 pub use pool::{Pool, PoolKind};
+pub use remap::Remap;
 pub use softmax::Softmax;
-pub use transpose::Transpose;
 
 use crate::graph::TensorId;
 pub use reduce::DualNorm;
@@ -108,7 +108,7 @@ pub enum Op {
     BatchNorm(BatchNorm),
     Activation(Activation),
     Softmax(Softmax),
-    Transpose(Transpose),
+    Remap(Remap),
     Binary(Binary),
 }
 
@@ -120,7 +120,7 @@ impl Op {
             Op::Conv(o) => o.tensors(),
             Op::BatchNorm(o) => o.tensors(),
             Op::Binary(o) => o.tensors(),
-            Op::Pool(_) | Op::Activation(_) | Op::Softmax(_) | Op::Transpose(_) => Vec::new(),
+            Op::Pool(_) | Op::Activation(_) | Op::Softmax(_) | Op::Remap(_) => Vec::new(),
         }
     }
 
@@ -208,7 +208,7 @@ impl Op {
             Op::BatchNorm(o) => o.forward(w, inputs[0], out),
             Op::Activation(o) => o.forward(inputs[0], out),
             Op::Softmax(o) => o.forward(inputs[0], out),
-            Op::Transpose(o) => o.forward(inputs[0], out),
+            Op::Remap(o) => o.forward(inputs, out),
             Op::Binary(o) => o.forward(w, inputs, out),
         }
     }
@@ -236,7 +236,7 @@ impl Op {
             Op::BatchNorm(o) => o.backward(p.weights, m, dy, dx),
             Op::Activation(o) => o.backward(p.inputs[0], p.output, m, dy, dx),
             Op::Softmax(o) => o.backward(p.output, m, dy, dx),
-            Op::Transpose(o) => o.backward(m, dy, dx),
+            Op::Remap(o) => o.backward(input, m, dy, dx),
             Op::Binary(o) => o.backward(p.weights, p.inputs, input, m, dy, dx),
         }
     }
@@ -249,7 +249,7 @@ impl Op {
             Op::Conv(o) => o.param_grad(p.weights, &p.aux.f, dy, kept, scratch, sink),
             Op::BatchNorm(o) => o.param_grad(p.weights, p.inputs[0], dy, scratch, sink),
             Op::Binary(o) => o.param_grad(p.weights, p.inputs, dy, scratch, sink),
-            Op::Pool(_) | Op::Activation(_) | Op::Softmax(_) | Op::Transpose(_) => {}
+            Op::Pool(_) | Op::Activation(_) | Op::Softmax(_) | Op::Remap(_) => {}
         }
     }
 
