@@ -213,6 +213,8 @@ fn eval(op: &Op, w: &[Vec<f64>], ins: &[&[f64]]) -> Vec<f64> {
                         BinaryKind::Sub => a - b,
                         BinaryKind::Mul => a * b,
                         BinaryKind::Div => a / b,
+                        BinaryKind::PRelu if a > 0.0 => a,
+                        BinaryKind::PRelu => b * a,
                     }
                 })
                 .collect()
@@ -554,7 +556,7 @@ fn arithmetic(seed: u64) -> (Vec<u8>, Vec<f32>) {
     (m.to_bytes(), rng.vec(24, 1.0))
 }
 
-/// The activations of other frameworks' exports, each between two dense layers: Selu, Softplus,
+/// The activations of other frameworks' exports, each between two dense layers: PRelu, Selu, Softplus,
 /// Softsign, HardSigmoid, HardSwish (MobileNetV3), exact GELU as PyTorch exports it below opset
 /// 20 (Div, Erf, Add, Mul, Mul), and opset 20's Gelu, exact and tanh. HardSigmoid and HardSwish
 /// have kinks: a fixed seed. Input `[N, 6]`, 3 classes.
@@ -577,6 +579,9 @@ fn activations(seed: u64) -> (Vec<u8>, Vec<f32>) {
         let z = m.op("Gemm", &[&h, &w, &b], vec![]);
         h = m.op(op, &[&z], attrs);
     }
+    // PRelu with a learned slope per unit (a parameter that moves).
+    let slope = m.init_f32("prelu.slope", &[6], &positive(&mut rng, 6, 0.1, 0.5));
+    h = m.op("PRelu", &[&h, &slope], vec![]);
     // GELU as torch.onnx exports it below opset 20: x · (erf(x / √2) + 1) · 0.5.
     let root2 = m.init_f32("root2", &[], &[2f32.sqrt()]);
     let (one, half) = (m.init_f32("one", &[], &[1.0]), m.init_f32("half", &[], &[0.5]));
@@ -618,6 +623,21 @@ fn join_gradients_match_finite_differences() {
         let (bytes, x) = joins(seed);
         check_gradients(&format!("joins seed {seed}"), &bytes, &x);
     }
+}
+
+/// PRelu with a slope per channel: `x > 0 ? x : slope · x`.
+#[test]
+fn interpreter_matches_a_hand_computed_prelu() {
+    let mut m = OnnxBuilder::new("x", &[2, 2]);
+    let slope = m.init_f32("slope", &[2, 1], &[0.25, 0.5]);
+    let y = m.op("PRelu", &["x", &slope], vec![]);
+    let fl = m.op("Flatten", &[&y], vec![]);
+    m.output(&fl);
+    check_closed_form("prelu", &m.to_bytes(), &[-2.0, 3.0, -4.0, 0.0], &[-0.5, 3.0, -2.0, 0.0]);
+    // The slope is learned: DeepFool moves it.
+    let model = Model::from_bytes(&m.to_bytes()).unwrap();
+    let slope = model.tensors().iter().find(|t| t.name == "slope").unwrap();
+    assert!(matches!(slope.role, wbound::graph::Role::Trainable { .. }), "{:?}", slope.role);
 }
 
 /// Pad by attribute (opset 10), by input (13) and on chosen axes (18), then Concat with the input.

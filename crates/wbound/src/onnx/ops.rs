@@ -40,6 +40,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "MaxPool",
     "Mul",
     "Pad",
+    "PRelu",
     "ReduceMean",
     "Relu",
     "Reshape",
@@ -69,7 +70,7 @@ pub fn import_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
         "Relu" | "LeakyRelu" | "Sigmoid" | "Tanh" | "Elu" | "Selu" | "Clip" | "Softplus" | "Softsign"
         | "HardSigmoid" | "HardSwish" | "Erf" | "Gelu" => activation(b, ctx),
         "Softmax" | "LogSoftmax" => softmax(b, ctx),
-        "Add" | "Sub" | "Mul" | "Div" => binary(b, ctx),
+        "Add" | "Sub" | "Mul" | "Div" | "PRelu" => binary(b, ctx),
         "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze" | "Identity" | "Dropout" => reshape_like(b, ctx),
         "Transpose" => transpose(b, ctx),
         "Pad" => pad(b, ctx),
@@ -466,6 +467,7 @@ fn binary(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
         "Add" => BinaryKind::Add,
         "Sub" => BinaryKind::Sub,
         "Mul" => BinaryKind::Mul,
+        "PRelu" => BinaryKind::PRelu,
         _ => BinaryKind::Div,
     };
     let shapes = [shape_of_sym(b, syms[0]), shape_of_sym(b, syms[1])];
@@ -482,6 +484,8 @@ fn binary(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
             BinaryKind::Sub => a - c,
             BinaryKind::Mul => a * c,
             BinaryKind::Div => a / c,
+            BinaryKind::PRelu if a > 0.0 => a,
+            BinaryKind::PRelu => c * a,
         };
         let folded =
             fold_binary(b.const_of(x), b.const_of(y), f).ok_or_else(|| ctx.err("cannot broadcast constants"))?;
@@ -500,12 +504,14 @@ fn binary(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
             Sym::Const(c) => {
                 // The bias of a dense or convolution layer is the Add right after it (tf2onnx
                 // writes Dense as MatMul + Add); other constants are not parameters.
+                // PRelu's slope is a parameter of its own layer.
                 let role = match syms[1 - side] {
                     Sym::Value(v)
                         if kind == BinaryKind::Add && matches!(b.producer_op(v), Some("MatMul" | "Gemm" | "Conv")) =>
                     {
                         Role::Trainable { layer: b.producer_node(v).unwrap_or(0) }
                     }
+                    _ if kind == BinaryKind::PRelu && side == 1 => Role::Trainable { layer: b.next_node() },
                     _ => Role::Constant,
                 };
                 Operand::Tensor(b.tensor_from_const(c, role))

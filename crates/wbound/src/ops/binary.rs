@@ -1,9 +1,11 @@
-//! Element-wise `Add`, `Sub`, `Mul` and `Div` with numpy broadcasting.
+//! Element-wise `Add`, `Sub`, `Mul`, `Div` and `PRelu` (`a > 0 ? a : b·a`, `b` the learned slope)
+//! with numpy broadcasting.
 //!
 //! Each operand is a dynamic input of the node or a weight tensor (a bias added after `MatMul`, a
 //! rescaling constant). Broadcasting is resolved at import into a gather map per operand
 //! (`None` when the operand already has the output's shape).
-//! Derivatives: add `(1, 1)`, sub `(1, −1)`, mul `(b, a)`, div `(1/b, −a/b²)`.
+//! Derivatives: add `(1, 1)`, sub `(1, −1)`, mul `(b, a)`, div `(1/b, −a/b²)`,
+//! prelu `a > 0 ? (1, 0) : (b, a)`.
 
 use super::{GradSink, Weights};
 use crate::graph::TensorId;
@@ -15,6 +17,7 @@ pub enum BinaryKind {
     Sub,
     Mul,
     Div,
+    PRelu,
 }
 
 /// Where an operand's values come from.
@@ -72,6 +75,13 @@ impl Binary {
             BinaryKind::Sub => a - b,
             BinaryKind::Mul => a * b,
             BinaryKind::Div => a / b,
+            BinaryKind::PRelu => {
+                if a > 0.0 {
+                    a
+                } else {
+                    b * a
+                }
+            }
         }
     }
 
@@ -85,6 +95,10 @@ impl Binary {
             (BinaryKind::Mul, _) => a,
             (BinaryKind::Div, 0) => 1.0 / b,
             (BinaryKind::Div, _) => -a / (b * b),
+            (BinaryKind::PRelu, 0) if a > 0.0 => 1.0,
+            (BinaryKind::PRelu, 0) => b,
+            (BinaryKind::PRelu, _) if a > 0.0 => 0.0,
+            (BinaryKind::PRelu, _) => a,
         }
     }
 
