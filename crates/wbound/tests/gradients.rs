@@ -179,6 +179,13 @@ fn eval(op: &Op, w: &[Vec<f64>], ins: &[&[f64]]) -> Vec<f64> {
                 ActivationKind::Erf => libm::erf(v),
                 ActivationKind::Gelu { tanh: false } => gelu(v),
                 ActivationKind::Gelu { tanh: true } => gelu_tanh(v),
+                ActivationKind::Sqrt => v.sqrt(),
+                ActivationKind::Pow { exponent } => v.powf(f64::from(exponent)),
+                ActivationKind::Exp => v.exp(),
+                ActivationKind::Log => v.ln(),
+                ActivationKind::Neg => -v,
+                ActivationKind::Abs => v.abs(),
+                ActivationKind::Reciprocal => 1.0 / v,
             })
             .collect(),
         Op::Softmax(o) => {
@@ -665,6 +672,76 @@ fn interpreter_matches_hand_computed_pads_and_concats() {
     }
 }
 
+/// LayerNorm as torch.onnx exports it below opset 17 (ReduceMean, Sub, Pow 2, ReduceMean, Add ε,
+/// Sqrt, Div, Mul γ, Add β), then Abs, Neg, Exp, Log, Reciprocal. Abs has a kink at 0: fixed
+/// seeds. Input `[N, 6]`, 3 classes.
+fn decomposed_layer_norm(seed: u64) -> (Vec<u8>, Vec<f32>) {
+    let mut rng = Rng::new(seed);
+    let mut m = OnnxBuilder::new("x", &[6]);
+    let w = rand_init(&mut m, &mut rng, "fc.w", &[6, 6], 6);
+    let h = m.op("Gemm", &["x", &w], vec![]);
+    let mean = m.op("ReduceMean", &[&h], vec![attr_ints("axes", &[-1])]);
+    let d = m.op("Sub", &[&h, &mean], vec![]);
+    let two = m.init_f32("two", &[], &[2.0]);
+    let sq = m.op("Pow", &[&d, &two], vec![]);
+    let var = m.op("ReduceMean", &[&sq], vec![attr_ints("axes", &[-1])]);
+    let eps = m.init_f32("eps", &[], &[1e-1]);
+    let ve = m.op("Add", &[&var, &eps], vec![]);
+    let sd = m.op("Sqrt", &[&ve], vec![]);
+    let norm = m.op("Div", &[&d, &sd], vec![]);
+    let gamma = m.init_f32("gamma", &[6], &positive(&mut rng, 6, 0.5, 1.5));
+    let beta = m.init_f32("beta", &[6], &rng.vec(6, 0.5));
+    let g = m.op("Mul", &[&norm, &gamma], vec![]);
+    let ln = m.op("Add", &[&g, &beta], vec![]);
+    let a = m.op("Abs", &[&ln], vec![]);
+    let na = m.op("Neg", &[&a], vec![]);
+    let e = m.op("Exp", &[&na], vec![]);
+    let one = m.init_f32("one", &[], &[1.0]);
+    let e1 = m.op("Add", &[&e, &one], vec![]);
+    let l = m.op("Log", &[&e1], vec![]);
+    let l1 = m.op("Add", &[&l, &one], vec![]);
+    let r = m.op("Reciprocal", &[&l1], vec![]);
+    let w2 = rand_init(&mut m, &mut rng, "out.w", &[6, 3], 6);
+    let out = m.op("Gemm", &[&r, &w2], vec![]);
+    m.output(&out);
+    (m.to_bytes(), rng.vec(6, 1.0))
+}
+
+#[test]
+fn decomposed_layer_norm_gradients_match_finite_differences() {
+    for seed in [1, 2, 3] {
+        let (bytes, x) = decomposed_layer_norm(seed);
+        check_gradients(&format!("decomposed_layer_norm seed {seed}"), &bytes, &x);
+    }
+}
+
+/// Sqrt, Pow, Exp, Log, Neg, Abs and Reciprocal of `[0.25, 4]`.
+#[test]
+fn interpreter_matches_hand_computed_unary_math() {
+    let x = [0.25f32, 4.0];
+    type Case = (&'static str, [f64; 2]);
+    let cases: [Case; 7] = [
+        ("Sqrt", [0.5, 2.0]),
+        ("Pow", [0.125, 8.0]),
+        ("Exp", [0.25f64.exp(), 4f64.exp()]),
+        ("Log", [-(4f64.ln()), 4f64.ln()]),
+        ("Neg", [-0.25, -4.0]),
+        ("Abs", [0.25, 4.0]),
+        ("Reciprocal", [4.0, 0.25]),
+    ];
+    for (op, want) in cases {
+        let mut m = OnnxBuilder::new("x", &[2]);
+        let y = if op == "Pow" {
+            let p = m.init_f32("p", &[], &[1.5]);
+            m.op(op, &["x", &p], vec![])
+        } else {
+            m.op(op, &["x"], vec![])
+        };
+        m.output(&y);
+        check_closed_form(op, &m.to_bytes(), &x, &want);
+    }
+}
+
 #[test]
 fn activation_gradients_match_finite_differences() {
     for seed in [1, 2, 3] {
@@ -676,8 +753,15 @@ fn activation_gradients_match_finite_differences() {
 #[test]
 fn graphs_cover_every_supported_op() {
     let mut seen = std::collections::BTreeSet::new();
-    let graphs =
-        [conv_stack(1).0, pools_and_views(1).0, arithmetic(1).0, shape_arithmetic(), activations(1).0, joins(1).0];
+    let graphs = [
+        conv_stack(1).0,
+        pools_and_views(1).0,
+        arithmetic(1).0,
+        shape_arithmetic(),
+        activations(1).0,
+        joins(1).0,
+        decomposed_layer_norm(1).0,
+    ];
     for bytes in graphs {
         let model: wbound::onnx::proto::ModelProto = prost::Message::decode(&bytes[..]).unwrap();
         seen.extend(model.graph.unwrap().node.into_iter().map(|n| n.op_type));

@@ -14,6 +14,7 @@ use crate::ops::{
 /// The ONNX op types wbound imports. `Shape`, `Gather`, `Concat` and `Cast` are accepted where
 /// they compute constants (shape arithmetic such as PyTorch's `x.view(x.size(0), -1)`).
 pub const SUPPORTED_OPS: &[&str] = &[
+    "Abs",
     "Add",
     "AveragePool",
     "BatchNormalization",
@@ -26,6 +27,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Dropout",
     "Elu",
     "Erf",
+    "Exp",
     "Flatten",
     "Gather",
     "Gelu",
@@ -35,12 +37,16 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "HardSwish",
     "Identity",
     "LeakyRelu",
+    "Log",
     "LogSoftmax",
     "MatMul",
     "MaxPool",
     "Mul",
+    "Neg",
     "Pad",
+    "Pow",
     "PRelu",
+    "Reciprocal",
     "ReduceMean",
     "Relu",
     "Reshape",
@@ -50,6 +56,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Softmax",
     "Softplus",
     "Softsign",
+    "Sqrt",
     "Squeeze",
     "Sub",
     "Tanh",
@@ -68,7 +75,8 @@ pub fn import_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
         "ReduceMean" => reduce_mean(b, ctx),
         "BatchNormalization" => batchnorm(b, ctx),
         "Relu" | "LeakyRelu" | "Sigmoid" | "Tanh" | "Elu" | "Selu" | "Clip" | "Softplus" | "Softsign"
-        | "HardSigmoid" | "HardSwish" | "Erf" | "Gelu" => activation(b, ctx),
+        | "HardSigmoid" | "HardSwish" | "Erf" | "Gelu" | "Sqrt" | "Pow" | "Exp" | "Log" | "Neg" | "Abs"
+        | "Reciprocal" => activation(b, ctx),
         "Softmax" | "LogSoftmax" => softmax(b, ctx),
         "Add" | "Sub" | "Mul" | "Div" | "PRelu" => binary(b, ctx),
         "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze" | "Identity" | "Dropout" => reshape_like(b, ctx),
@@ -413,6 +421,20 @@ fn activation(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
         "HardSigmoid" => ActivationKind::HardSigmoid { alpha: ctx.float("alpha", 0.2)?, beta: ctx.float("beta", 0.5)? },
         "HardSwish" => ActivationKind::HardSwish,
         "Erf" => ActivationKind::Erf,
+        "Sqrt" => ActivationKind::Sqrt,
+        "Pow" => match b.constant(ctx, 1)?.to_f32()[..] {
+            [exponent] => ActivationKind::Pow { exponent },
+            ref v => {
+                return Err(
+                    ctx.err(format!("the exponent holds {} values; wbound takes one constant exponent", v.len()))
+                )
+            }
+        },
+        "Exp" => ActivationKind::Exp,
+        "Log" => ActivationKind::Log,
+        "Neg" => ActivationKind::Neg,
+        "Abs" => ActivationKind::Abs,
+        "Reciprocal" => ActivationKind::Reciprocal,
         "Gelu" => match ctx.string("approximate", "none")?.as_str() {
             "none" => ActivationKind::Gelu { tanh: false },
             "tanh" => ActivationKind::Gelu { tanh: true },

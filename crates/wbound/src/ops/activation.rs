@@ -1,13 +1,16 @@
 //! Element-wise activations: ONNX `Relu`, `LeakyRelu`, `Sigmoid`, `Tanh`, `Elu`, `Selu`, `Clip`
 //! (ReLU6 in PyTorch exports), `Softplus`, `Softsign`, `HardSigmoid`, `HardSwish` (MobileNetV3),
-//! `Erf` (PyTorch's exact GELU below opset 20) and `Gelu` (opset 20, exact or tanh approximation).
+//! `Erf` (PyTorch's exact GELU below opset 20) and `Gelu` (opset 20, exact or tanh approximation),
+//! and the unary math of decomposed layers (LayerNorm exported below opset 17): `Sqrt`, `Pow` by a
+//! constant exponent, `Exp`, `Log`, `Neg`, `Abs`, `Reciprocal`.
 //!
 //! Each derivative is written from the input `x` or the output `y`, whichever is cheaper:
 //! relu `[x > 0]`, leaky relu `x > 0 ? 1 : α`, sigmoid `y(1 − y)`, tanh `1 − y²`,
 //! elu `x > 0 ? 1 : y + α`, selu `x > 0 ? γ : y + γα`, clip `min < x < max ? 1 : 0`,
 //! softplus `σ(x)`, softsign `1 / (1 + |x|)²`, hard sigmoid `0 < αx + β < 1 ? α : 0`,
 //! hard swish `x < −3 ? 0 : x > 3 ? 1 : (2x + 3) / 6`, erf `2/√π · e^(−x²)`,
-//! gelu `Φ(x) + x φ(x)` (tanh form: the derivative of `x/2 · (1 + tanh(u))`, `u = √(2/π)(x + 0.044715x³)`).
+//! gelu `Φ(x) + x φ(x)` (tanh form: the derivative of `x/2 · (1 + tanh(u))`, `u = √(2/π)(x + 0.044715x³)`),
+//! sqrt `1 / (2y)`, pow `p·x^(p−1)`, exp `y`, log `1/x`, neg `−1`, abs `sign(x)`, reciprocal `−y²`.
 
 use std::f32::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI};
 
@@ -48,6 +51,15 @@ pub enum ActivationKind {
     Gelu {
         tanh: bool,
     },
+    Sqrt,
+    Pow {
+        exponent: f32,
+    },
+    Exp,
+    Log,
+    Neg,
+    Abs,
+    Reciprocal,
 }
 
 /// An element-wise activation.
@@ -94,6 +106,13 @@ impl Activation {
             ActivationKind::Gelu { tanh: true } => {
                 0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh())
             }
+            ActivationKind::Sqrt => x.sqrt(),
+            ActivationKind::Pow { exponent } => x.powf(exponent),
+            ActivationKind::Exp => x.exp(),
+            ActivationKind::Log => x.ln(),
+            ActivationKind::Neg => -x,
+            ActivationKind::Abs => x.abs(),
+            ActivationKind::Reciprocal => 1.0 / x,
         }
     }
 
@@ -145,6 +164,21 @@ impl Activation {
                 let t = (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh();
                 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * x * x)
             }),
+            ActivationKind::Sqrt => each(x, y, m, dy, dx, |_, y| 0.5 / y),
+            ActivationKind::Pow { exponent } => each(x, y, m, dy, dx, |x, _| exponent * x.powf(exponent - 1.0)),
+            ActivationKind::Exp => each(x, y, m, dy, dx, |_, y| y),
+            ActivationKind::Log => each(x, y, m, dy, dx, |x, _| 1.0 / x),
+            ActivationKind::Neg => each(x, y, m, dy, dx, |_, _| -1.0),
+            ActivationKind::Abs => each(x, y, m, dy, dx, |x, _| {
+                if x > 0.0 {
+                    1.0
+                } else if x < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                }
+            }),
+            ActivationKind::Reciprocal => each(x, y, m, dy, dx, |_, y| -y * y),
         }
     }
 }
