@@ -707,6 +707,53 @@ fn decomposed_layer_norm(seed: u64) -> (Vec<u8>, Vec<f32>) {
     (m.to_bytes(), rng.vec(6, 1.0))
 }
 
+/// LayerNormalization (opset 17, as `nn.LayerNorm` exports): over `[C, H, W]` of a convolution's
+/// output (axis 1, scale and bias), then over the last axis without a bias. Input `[N, 2, 3, 3]`,
+/// 3 classes.
+fn layer_norms(seed: u64) -> (Vec<u8>, Vec<f32>) {
+    let mut rng = Rng::new(seed);
+    let mut m = OnnxBuilder::new("x", &[2, 3, 3]).opset(17);
+    let w = rand_init(&mut m, &mut rng, "conv.w", &[4, 2, 2, 2], 8);
+    let c = m.op("Conv", &["x", &w], vec![]); // [1, 4, 2, 2]
+    let s1 = m.init_f32("ln1.scale", &[4, 2, 2], &positive(&mut rng, 16, 0.5, 1.5));
+    let b1 = m.init_f32("ln1.bias", &[4, 2, 2], &rng.vec(16, 0.5));
+    let l1 = m.op("LayerNormalization", &[&c, &s1, &b1], vec![attr_int("axis", 1), attr_float("epsilon", 0.1)]);
+    let t = m.op("Tanh", &[&l1], vec![]);
+    let s2 = m.init_f32("ln2.scale", &[2], &positive(&mut rng, 2, 0.5, 1.5));
+    let l2 = m.op("LayerNormalization", &[&t, &s2], vec![attr_float("epsilon", 0.1)]);
+    let fl = m.op("Flatten", &[&l2], vec![]);
+    let wf = rand_init(&mut m, &mut rng, "fc.w", &[16, 3], 16);
+    let out = m.op("Gemm", &[&fl, &wf], vec![]);
+    m.output(&out);
+    (m.to_bytes(), rng.vec(18, 1.0))
+}
+
+#[test]
+fn layer_norm_gradients_match_finite_differences() {
+    for seed in [1, 2, 3] {
+        let (bytes, x) = layer_norms(seed);
+        check_gradients(&format!("layer_norms seed {seed}"), &bytes, &x);
+    }
+}
+
+/// LayerNormalization of `[1, 2, 3, 4]`: mean 2.5, variance 1.25; scale 2, bias 1 on the last value.
+#[test]
+fn interpreter_matches_a_hand_computed_layer_norm() {
+    let mut m = OnnxBuilder::new("x", &[4]).opset(17);
+    let scale = m.init_f32("scale", &[4], &[1.0, 1.0, 1.0, 2.0]);
+    let bias = m.init_f32("bias", &[4], &[0.0, 0.0, 0.0, 1.0]);
+    let y = m.op("LayerNormalization", &["x", &scale, &bias], vec![attr_float("epsilon", 0.0)]);
+    m.output(&y);
+    let sd = 1.25f64.sqrt();
+    let want = [-1.5 / sd, -0.5 / sd, 0.5 / sd, 2.0 * 1.5 / sd + 1.0];
+    check_closed_form("layer norm", &m.to_bytes(), &[1.0, 2.0, 3.0, 4.0], &want);
+    let model = Model::from_bytes(&m.to_bytes()).unwrap();
+    for name in ["scale", "bias"] {
+        let t = model.tensors().iter().find(|t| t.name == name).unwrap();
+        assert!(matches!(t.role, wbound::graph::Role::Trainable { .. }), "{name}: {:?}", t.role);
+    }
+}
+
 #[test]
 fn decomposed_layer_norm_gradients_match_finite_differences() {
     for seed in [1, 2, 3] {
@@ -761,6 +808,7 @@ fn graphs_cover_every_supported_op() {
         activations(1).0,
         joins(1).0,
         decomposed_layer_norm(1).0,
+        layer_norms(1).0,
     ];
     for bytes in graphs {
         let model: wbound::onnx::proto::ModelProto = prost::Message::decode(&bytes[..]).unwrap();

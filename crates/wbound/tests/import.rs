@@ -465,3 +465,17 @@ fn unsupported_pads_and_concats_name_the_node() {
     let msg = one_line(&build(&batch));
     assert!(msg.contains("Concat_0") && msg.contains("axis 0"), "{msg}");
 }
+
+/// LayerNormalization over the batch axis, or with its Mean/InvStdDev outputs, is refused.
+#[test]
+fn unsupported_layer_norms_name_the_node() {
+    for (axis, outputs) in [(0, &["y"][..]), (-1, &["y", "mean"][..])] {
+        let mut m = OnnxBuilder::new("x", &[3]).opset(17);
+        let s = m.init_f32("s", &[3], &[1.0; 3]);
+        m.node("LayerNormalization", "ln", &["x", &s], outputs, vec![attr_int("axis", axis)]);
+        m.output("y");
+        let msg = one_line(&Model::from_bytes(&m.to_bytes()).unwrap_err());
+        let want = if axis == 0 { "batch axis" } else { "Mean and InvStdDev" };
+        assert!(msg.contains("'ln'") && msg.contains(want), "{msg}");
+    }
+}

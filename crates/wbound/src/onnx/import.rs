@@ -170,7 +170,48 @@ impl Builder {
 
     /// Adds a node computing the node's first output with shape `shape`.
     pub fn push(&mut self, ctx: &NodeCtx, op: Op, inputs: Vec<ValueId>, shape: Vec<usize>) -> Result<()> {
-        let out_name = ctx.node.output.first().ok_or_else(|| ctx.err("node has no output"))?;
+        self.push_value(ctx, None, op, inputs, shape).map(|_| ())
+    }
+
+    /// Adds a node computing the node's first output (`step` = `None`) or, for an ONNX node that
+    /// wbound runs as several of its own (LayerNormalization), its intermediate value
+    /// `<first output>/<step>`; returns the value.
+    pub fn push_value(
+        &mut self,
+        ctx: &NodeCtx,
+        step: Option<&str>,
+        op: Op,
+        inputs: Vec<ValueId>,
+        shape: Vec<usize>,
+    ) -> Result<ValueId> {
+        let out = self.out_name(ctx)?;
+        let name = match step {
+            None => out.to_string(),
+            Some(step) => format!("{out}/{step}"),
+        };
+        self.push_named(ctx, &name, op, inputs, shape)
+    }
+
+    /// The shape of weight tensor `t`.
+    pub fn tensor_shape(&self, t: TensorId) -> &[usize] {
+        &self.tensors[t].shape
+    }
+
+    /// A scalar constant `<first output>/<step>` as a tensor that never moves.
+    pub fn scalar(&mut self, ctx: &NodeCtx, step: &str, value: f32) -> Result<TensorId> {
+        let name = format!("{}/{step}", self.out_name(ctx)?);
+        self.define_const(&name, ConstTensor { shape: Vec::new(), data: ConstData::F32(vec![value]) });
+        Ok(self.tensor_from_const(self.consts.len() - 1, Role::Constant))
+    }
+
+    fn push_named(
+        &mut self,
+        ctx: &NodeCtx,
+        out_name: &str,
+        op: Op,
+        inputs: Vec<ValueId>,
+        shape: Vec<usize>,
+    ) -> Result<ValueId> {
         if shape.contains(&0) {
             return Err(ctx.err(format!("output shape {shape:?} is empty")));
         }
@@ -180,7 +221,7 @@ impl Builder {
         let out = self.new_value(out_name, shape, None);
         self.producer[out] = Some(self.nodes.len());
         self.nodes.push(Node { name: ctx.name.clone(), op_type: ctx.op().to_string(), op, inputs, output: out });
-        Ok(())
+        Ok(out)
     }
 
     /// The node's first output name.

@@ -5,7 +5,7 @@ use super::attr::NodeCtx;
 use super::import::{broadcast, element_count, fold_binary, gather_map, Builder, Sym, MAX_ELEMENTS};
 use super::tensor::{decode, ConstData, ConstTensor};
 use crate::error::{Error, Result};
-use crate::graph::{Role, ValueId};
+use crate::graph::{Role, TensorId, ValueId};
 use crate::ops::{
     Activation, ActivationKind, BatchNorm, Bias, Binary, BinaryKind, Conv, Linear, Op, Operand, Pool, PoolKind, Remap,
     Softmax, WeightLayout,
@@ -36,6 +36,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "HardSigmoid",
     "HardSwish",
     "Identity",
+    "LayerNormalization",
     "LeakyRelu",
     "Log",
     "LogSoftmax",
@@ -79,6 +80,7 @@ pub fn import_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
         | "Reciprocal" => activation(b, ctx),
         "Softmax" | "LogSoftmax" => softmax(b, ctx),
         "Add" | "Sub" | "Mul" | "Div" | "PRelu" => binary(b, ctx),
+        "LayerNormalization" => layer_norm(b, ctx),
         "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze" | "Identity" | "Dropout" => reshape_like(b, ctx),
         "Transpose" => transpose(b, ctx),
         "Pad" => pad(b, ctx),
@@ -492,15 +494,8 @@ fn binary(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
         "PRelu" => BinaryKind::PRelu,
         _ => BinaryKind::Div,
     };
-    let shapes = [shape_of_sym(b, syms[0]), shape_of_sym(b, syms[1])];
-    let out = broadcast(&shapes[0], &shapes[1])
-        .ok_or_else(|| ctx.err(format!("cannot broadcast shapes {:?} and {:?}", shapes[0], shapes[1])))?;
-    if element_count(&out).is_none() {
-        return Err(
-            ctx.err(format!("broadcasting {:?} and {:?} gives more than {MAX_ELEMENTS} values", shapes[0], shapes[1]))
-        );
-    }
     if let [Sym::Const(x), Sym::Const(y)] = syms {
+        broadcast_shape(ctx, &shape_of_sym(b, syms[0]), &shape_of_sym(b, syms[1]))?;
         let f = move |a: f64, c: f64| match kind {
             BinaryKind::Add => a + c,
             BinaryKind::Sub => a - c,
@@ -515,14 +510,10 @@ fn binary(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
         b.define_const(&name, folded);
         return Ok(());
     }
-    let mut inputs = Vec::new();
-    let mut operands = [Operand::Input(0); 2];
+    let mut sides = [Side::Value(0); 2];
     for side in 0..2 {
-        operands[side] = match syms[side] {
-            Sym::Value(v) => {
-                inputs.push(v);
-                Operand::Input(inputs.len() - 1)
-            }
+        sides[side] = match syms[side] {
+            Sym::Value(v) => Side::Value(v),
             Sym::Const(c) => {
                 // The bias of a dense or convolution layer is the Add right after it (tf2onnx
                 // writes Dense as MatMul + Add); other constants are not parameters.
@@ -536,13 +527,101 @@ fn binary(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
                     _ if kind == BinaryKind::PRelu && side == 1 => Role::Trainable { layer: b.next_node() },
                     _ => Role::Constant,
                 };
-                Operand::Tensor(b.tensor_from_const(c, role))
+                Side::Tensor(b.tensor_from_const(c, role))
             }
         };
     }
+    push_binary(b, ctx, None, kind, sides).map(|_| ())
+}
+
+/// The numpy broadcast of shapes `a` and `b`, within the values a sample may hold.
+fn broadcast_shape(ctx: &NodeCtx, a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+    let out = broadcast(a, b).ok_or_else(|| ctx.err(format!("cannot broadcast shapes {a:?} and {b:?}")))?;
+    if element_count(&out).is_none() {
+        return Err(ctx.err(format!("broadcasting {a:?} and {b:?} gives more than {MAX_ELEMENTS} values")));
+    }
+    Ok(out)
+}
+
+/// One operand of a [`push_binary`] node.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    Value(ValueId),
+    Tensor(TensorId),
+}
+
+/// Pushes a broadcast [`Binary`] node over two operands as the node's output (`step` = `None`)
+/// or as its intermediate value `step`.
+fn push_binary(
+    b: &mut Builder,
+    ctx: &NodeCtx,
+    step: Option<&str>,
+    kind: BinaryKind,
+    sides: [Side; 2],
+) -> Result<ValueId> {
+    let shapes = sides.map(|s| match s {
+        Side::Value(v) => b.value(v).shape.clone(),
+        Side::Tensor(t) => b.tensor_shape(t).to_vec(),
+    });
+    let out = broadcast_shape(ctx, &shapes[0], &shapes[1])?;
+    let mut inputs = Vec::new();
+    let operands = sides.map(|s| match s {
+        Side::Value(v) => {
+            inputs.push(v);
+            Operand::Input(inputs.len() - 1)
+        }
+        Side::Tensor(t) => Operand::Tensor(t),
+    });
     let maps = [gather_map(&shapes[0], &out), gather_map(&shapes[1], &out)];
     let op = Binary { kind, operands, maps, out_len: out.iter().product() };
-    b.push(ctx, Op::Binary(op), inputs, out)
+    b.push_value(ctx, step, Op::Binary(op), inputs, out)
+}
+
+/// `LayerNormalization` (opset 17; PyTorch's `nn.LayerNorm`) over the axes from `axis` on, run as
+/// mean, difference, variance, `√(var + ε)`, quotient, then the learned scale and bias (parameters
+/// of this layer): the same nodes as the graph torch.onnx writes below opset 17.
+fn layer_norm(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
+    if ctx.node.output.iter().skip(1).any(|o| !o.is_empty()) {
+        return Err(ctx.err("the Mean and InvStdDev outputs of LayerNormalization are not supported"));
+    }
+    let x = b.dynamic(ctx, 0)?;
+    let s = b.value(x).shape.clone();
+    let axis = normalize_axis(ctx, ctx.int("axis", -1)?, s.len())?;
+    if axis == 0 {
+        return Err(ctx.err("normalizing over the batch axis would mix the samples of a batch"));
+    }
+    let (c, h) = (s[..axis].iter().product(), s[axis..].iter().product());
+    let mut reduced = s[..axis].to_vec();
+    reduced.extend(std::iter::repeat_n(1, s.len() - axis));
+    let layer = b.next_node();
+    let scale = b.weight(ctx, 1, Role::Trainable { layer })?;
+    let bias = match b.input(ctx, 2)? {
+        None => None,
+        Some(_) => Some(b.weight(ctx, 2, Role::Trainable { layer })?),
+    };
+    for t in std::iter::once(scale).chain(bias) {
+        if broadcast(b.tensor_shape(t), &s).as_deref() != Some(&s[..]) {
+            return Err(ctx.err(format!("scale/bias of shape {:?} do not fit the input {s:?}", b.tensor_shape(t))));
+        }
+    }
+    let eps = b.scalar(ctx, "epsilon", ctx.float("epsilon", 1e-5)?)?;
+    let mean = b.push_value(ctx, Some("mean"), Op::Pool(mean_over(c, h)), vec![x], reduced.clone())?;
+    let d = push_binary(b, ctx, Some("centered"), BinaryKind::Sub, [Side::Value(x), Side::Value(mean)])?;
+    let sq = push_binary(b, ctx, Some("squared"), BinaryKind::Mul, [Side::Value(d), Side::Value(d)])?;
+    let var = b.push_value(ctx, Some("variance"), Op::Pool(mean_over(c, h)), vec![sq], reduced)?;
+    let ve = push_binary(b, ctx, Some("variance+eps"), BinaryKind::Add, [Side::Value(var), Side::Tensor(eps)])?;
+    let sqrt = Op::Activation(Activation { kind: ActivationKind::Sqrt });
+    let sd = b.push_value(ctx, Some("std"), sqrt, vec![ve], b.value(ve).shape.clone())?;
+    let norm = push_binary(b, ctx, Some("normalized"), BinaryKind::Div, [Side::Value(d), Side::Value(sd)])?;
+    match bias {
+        None => push_binary(b, ctx, None, BinaryKind::Mul, [Side::Value(norm), Side::Tensor(scale)]),
+        Some(bias) => {
+            let scaled =
+                push_binary(b, ctx, Some("scaled"), BinaryKind::Mul, [Side::Value(norm), Side::Tensor(scale)])?;
+            push_binary(b, ctx, None, BinaryKind::Add, [Side::Value(scaled), Side::Tensor(bias)])
+        }
+    }
+    .map(|_| ())
 }
 
 /// Integer list from an attribute (older opsets) or a constant input (newer ones).
