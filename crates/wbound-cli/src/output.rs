@@ -79,6 +79,15 @@ pub fn parse_row<'a>(line: &'a str, what: &dyn Fn() -> String) -> Result<Row<'a>
     Ok(Row { index, fields })
 }
 
+/// A class cell for JSON: empty (a sample that was not scored) becomes `null`.
+fn null_if_empty(cell: &str) -> &str {
+    if cell.is_empty() {
+        "null"
+    } else {
+        cell
+    }
+}
+
 /// Converts the complete CSV `partial` into `dest` in `format`, atomically, and removes `partial`.
 pub fn finalize(partial: &Path, dest: &Path, format: OutFormat) -> Result<()> {
     if format == OutFormat::Csv {
@@ -100,7 +109,6 @@ pub fn finalize(partial: &Path, dest: &Path, format: OutFormat) -> Result<()> {
                             "null".into()
                         }
                     };
-                    let class = |s: &str| if s.is_empty() { "null".to_string() } else { s.to_string() };
                     let f = &r.fields;
                     writeln!(
                         out,
@@ -110,8 +118,8 @@ pub fn finalize(partial: &Path, dest: &Path, format: OutFormat) -> Result<()> {
                         num(f[2]),
                         f[3],
                         f[4],
-                        class(f[5]),
-                        class(f[6])
+                        null_if_empty(f[5]),
+                        null_if_empty(f[6])
                     )?;
                 }
             }

@@ -1,13 +1,10 @@
 //! End-to-end tests of `wbound bench` (on the embedded digits, small budget) and of
 //! `wbound score --reference label`.
 
-use std::path::PathBuf;
-
 use assert_cmd::Command;
 
-fn fixture(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(path)
-}
+mod common;
+use common::fixture;
 
 #[test]
 fn bench_on_digits_writes_table_json_plot_and_models() {

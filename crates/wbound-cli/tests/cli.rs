@@ -1,17 +1,10 @@
 //! End-to-end tests of the `wbound` binary: outputs, exit codes and one-line errors.
 
-use std::path::PathBuf;
-
 use assert_cmd::Command;
 use predicates::prelude::*;
 
-fn fixture(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(path)
-}
-
-fn wbound() -> Command {
-    Command::cargo_bin("wbound").unwrap()
-}
+mod common;
+use common::{fixture, wbound};
 
 fn score(model: &str, inputs: &str) -> Command {
     let mut cmd = wbound();

@@ -8,22 +8,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use npyz::WriterBuilder;
 
-fn fixture(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(path)
-}
-
-fn wbound() -> Command {
-    Command::cargo_bin("wbound").unwrap()
-}
-
-fn write_npy(path: &Path, shape: &[u64], data: &[f32]) {
-    let mut out = std::fs::File::create(path).unwrap();
-    let mut w = npyz::WriteOptions::<f32>::new().default_dtype().shape(shape).writer(&mut out).begin_nd().unwrap();
-    w.extend(data.iter().copied()).unwrap();
-    w.finish().unwrap();
-}
+mod common;
+use common::{fixture, wbound, write_npy};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()

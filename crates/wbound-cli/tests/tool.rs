@@ -8,13 +8,8 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use npyz::WriterBuilder;
 
-fn fixture(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(path)
-}
-
-fn wbound() -> Command {
-    Command::cargo_bin("wbound").unwrap()
-}
+mod common;
+use common::{fixture, wbound, write_npy};
 
 fn stdout(cmd: &mut Command) -> String {
     String::from_utf8(cmd.assert().success().get_output().stdout.clone()).unwrap()
@@ -43,13 +38,6 @@ fn score_csv(model: &str, inputs: &Path, extra: &[&str]) -> Vec<String> {
     let mut cmd = wbound();
     cmd.args(["score", "--threads", "2", "--model"]).arg(fixture(model)).arg("--inputs").arg(inputs).args(extra);
     stdout(&mut cmd).lines().skip(1).map(|l| l.split(',').skip(1).collect::<Vec<_>>().join(",")).collect()
-}
-
-fn write_npy<T: npyz::AutoSerialize + Copy>(path: &Path, shape: &[u64], data: &[T]) {
-    let mut out = std::fs::File::create(path).unwrap();
-    let mut w = npyz::WriteOptions::<T>::new().default_dtype().shape(shape).writer(&mut out).begin_nd().unwrap();
-    w.extend(data.iter().copied()).unwrap();
-    w.finish().unwrap();
 }
 
 #[test]

@@ -492,7 +492,8 @@ impl InfluenceValues<'_> {
                     let x = &inputs_ref[i * n..(i + 1) * n];
                     let shared = group.as_ref().map(|g| (g, i - first));
                     let (c, l) = (&mut classes, &mut logits);
-                    let score = if x.iter().any(|v| !v.is_finite()) {
+                    // Without `skip_invalid` the data set was checked before any work.
+                    let score = if calc.skip_invalid && x.iter().any(|v| !v.is_finite()) {
                         SampleScore::invalid_input()
                     } else if calc.input_space {
                         deepfool.run_on_input(engine, ws, x, &mut x_adv, c, l)

@@ -64,9 +64,9 @@ pub(crate) fn check_header(preamble: &[u8], available: u64) -> Result<()> {
             "the header is {header_len} bytes long; numpy reads headers of at most {MAX_HEADER} bytes"
         )));
     }
-    let header = preamble.get(prefix..prefix + header_len).unwrap_or(&preamble[prefix.min(preamble.len())..]);
+    // The whole header is in the preamble (callers pass at least MAX_HEADER + 12 bytes of it).
     let mut depth = 0usize;
-    for &c in header {
+    for &c in preamble.get(prefix..prefix + header_len).unwrap_or_default() {
         match c {
             b'{' | b'[' | b'(' => depth += 1,
             b'}' | b']' | b')' => depth = depth.saturating_sub(1),

@@ -233,7 +233,7 @@ impl<'g> Engine<'g> {
         let (cot_len, scratch) = self.workspace_layout();
         let values = g.buffers.iter().sum::<usize>()
             + cot_len.iter().sum::<usize>().saturating_mul(self.rows)
-            + g.nodes.iter().map(|n| n.op.aux_len().0 + n.op.aux_len().1 + n.op.kept_len(self.rows)).sum::<usize>()
+            + g.nodes.iter().map(|n| aux_values(&n.op) + n.op.kept_len(self.rows)).sum::<usize>()
             + scratch
             + 2 * self.selection.len();
         values.saturating_mul(4).saturating_add(8 * self.rows)
@@ -286,8 +286,7 @@ impl<'g> Engine<'g> {
     /// Bytes of [`Engine::group`]`(cap)`, computed without allocating it.
     pub fn group_bytes(&self, cap: usize) -> usize {
         let g = self.graph;
-        let values = g.buffers.iter().sum::<usize>()
-            + g.nodes.iter().map(|n| n.op.aux_len().0 + n.op.aux_len().1).sum::<usize>();
+        let values = g.buffers.iter().sum::<usize>() + g.nodes.iter().map(|n| aux_values(&n.op)).sum::<usize>();
         values.saturating_mul(4).saturating_mul(cap.max(1))
     }
 
@@ -562,6 +561,12 @@ struct Parts<'a> {
     kept_valid: &'a [bool],
     /// The weight values the pass sees.
     flat: &'a [f32],
+}
+
+/// Floats and indices of a node's [`Aux`].
+fn aux_values(op: &crate::ops::Op) -> usize {
+    let (f, i) = op.aux_len();
+    f + i
 }
 
 /// The dynamic inputs of `node` (at most two) as slices of the activation buffers `acts`; the first

@@ -277,6 +277,13 @@ impl Conv {
         }
     }
 
+    /// Whether the norms of `m` rows take the Gram route (l2, when cheaper than materialising the
+    /// rows' gradients).
+    pub(crate) fn norms_by_gram(&self, m: usize, q: DualNorm) -> bool {
+        let (kd, t) = (self.kdim(), self.t());
+        q == DualNorm::L2 && self.group * gram::cost(t, kd, self.cout / self.group, m) < m * self.cout * t * kd
+    }
+
     /// The gradient norms of all `m` rows: by the Gram route (l2, when cheaper: small output maps
     /// with many taps), else, for ungrouped convolutions, all rows' weight gradients in one product
     /// `[m·cout, T] · colsᵀ` (the rows' cotangents are contiguous), so `cols` is packed once; those
@@ -295,7 +302,7 @@ impl Conv {
     ) -> Norms {
         let (kd, t) = (self.kdim(), self.t());
         let cout_g = self.cout / self.group;
-        let gram = q == DualNorm::L2 && self.group * gram::cost(t, kd, cout_g, m) < m * self.cout * t * kd;
+        let gram = self.norms_by_gram(m, q);
         if !gram && self.group != 1 {
             return Norms::Skipped;
         }

@@ -113,8 +113,23 @@ pub fn gemm_by_rows(
 const FEW_ROWS: usize = 16;
 const LARGE_B: usize = 1 << 16;
 
-/// [`by_rows_body`], compiled for AVX2 and FMA when the CPU has them (the same bits either way:
-/// the lanes of the reductions are fixed, and no multiply-add is fused).
+/// The operands of one product, for [`by_rows`].
+struct Product<'a> {
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &'a [f32],
+    la: Layout,
+    b: &'a [f32],
+    lb: Layout,
+    beta: f32,
+    c: &'a mut [f32],
+    lc: Layout,
+}
+
+/// [`by_rows_body`], compiled for AVX2 when the CPU has it (the same bits either way: the lanes
+/// of the reductions are fixed, and no multiply-add is fused).
 #[allow(clippy::too_many_arguments)]
 fn by_rows(
     m: usize,
@@ -129,50 +144,26 @@ fn by_rows(
     c: &mut [f32],
     lc: Layout,
 ) -> bool {
+    let p = Product { m, k, n, alpha, a, la, b, lb, beta, c, lc };
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2, the only feature the function is compiled for.
-        return unsafe { by_rows_avx2(m, k, n, alpha, a, la, b, lb, beta, c, lc) };
+        return unsafe { by_rows_avx2(p) };
     }
-    by_rows_body(m, k, n, alpha, a, la, b, lb, beta, c, lc)
+    by_rows_body(p)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn by_rows_avx2(
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: f32,
-    a: &[f32],
-    la: Layout,
-    b: &[f32],
-    lb: Layout,
-    beta: f32,
-    c: &mut [f32],
-    lc: Layout,
-) -> bool {
-    by_rows_body(m, k, n, alpha, a, la, b, lb, beta, c, lc)
+unsafe fn by_rows_avx2(p: Product) -> bool {
+    by_rows_body(p)
 }
 
 /// Rows of axpys (when `b`'s rows are contiguous) or of dot products (when its columns are);
 /// `false` when the layouts allow neither.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn by_rows_body(
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: f32,
-    a: &[f32],
-    la: Layout,
-    b: &[f32],
-    lb: Layout,
-    beta: f32,
-    c: &mut [f32],
-    lc: Layout,
-) -> bool {
+fn by_rows_body(p: Product) -> bool {
+    let Product { m, k, n, alpha, a, la, b, lb, beta, c, lc } = p;
     if lb.cs == 1 && lc.cs == 1 {
         for i in 0..m {
             let y = &mut c[i * lc.rs..i * lc.rs + n];
@@ -225,7 +216,8 @@ mod tests {
 
     #[test]
     fn all_paths_agree_with_the_naive_product() {
-        for &(m, k, n) in &[(1, 5, 3), (4, 5, 3), (1, 1, 1), (3, 7, 1), (70, 40, 30)] {
+        // (9, 64, 1100): a few rows against a large `b`, which skips the packed kernel.
+        for &(m, k, n) in &[(1, 5, 3), (4, 5, 3), (1, 1, 1), (3, 7, 1), (70, 40, 30), (9, 64, 1100)] {
             let a: Vec<f32> = (0..m * k).map(|v| (v as f32 * 0.37).sin()).collect();
             let b: Vec<f32> = (0..k * n).map(|v| (v as f32 * 0.71).cos()).collect();
             for la in [Layout::row_major(k), Layout::col_major(m)] {

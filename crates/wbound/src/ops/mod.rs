@@ -193,7 +193,7 @@ impl Op {
     /// row's gradient (ungrouped convolutions on the materialised route), else one forward pass.
     pub fn gradient_macs(&self, m: usize, q: DualNorm) -> usize {
         match self {
-            Op::Conv(o) if o.group == 1 && self.norm_macs(m, q) == m * self.forward_macs() => 0,
+            Op::Conv(o) if o.group == 1 && !o.norms_by_gram(m, q) => 0,
             _ => self.forward_macs(),
         }
     }
