@@ -1,6 +1,6 @@
 //! `wbound inspect`: what a model holds and whether wbound can score it.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use wbound::engine::{DualNorm, Engine, Selection};
 use wbound::graph::Role;
 use wbound::onnx;
@@ -19,16 +19,8 @@ pub fn run(a: &InspectArgs) -> Result<()> {
         let mark = if onnx::SUPPORTED_OPS.contains(&op.as_str()) { "" } else { "  UNSUPPORTED" };
         println!("  {op:<22} {count:>5}{mark}");
     }
-    if let Some((node, op)) = summary.unsupported.first() {
-        bail!(
-            "unsupported op '{op}' at node '{node}'{}; supported ops: {}",
-            if summary.unsupported.len() > 1 {
-                format!(" (and {} more nodes)", summary.unsupported.len() - 1)
-            } else {
-                String::new()
-            },
-            onnx::SUPPORTED_OPS.join(", ")
-        );
+    if !summary.unsupported.is_empty() {
+        return Err(wbound::Error::UnsupportedOps(summary.unsupported).in_file(path).into());
     }
     let model = Model::from_bytes(&bytes).map_err(|e| e.in_file(path))?;
     let g = model.graph();

@@ -24,14 +24,9 @@ pub enum Error {
     #[error("not a valid ONNX model: {0}")]
     OnnxFormat(String),
 
-    /// An op type wbound does not implement.
-    #[error("node '{node}': unsupported op '{op}'; supported ops: {}", crate::onnx::SUPPORTED_OPS.join(", "))]
-    UnsupportedOp {
-        /// The node's name.
-        node: String,
-        /// Its op type.
-        op: String,
-    },
+    /// Op types wbound does not implement: every one in the model, found before anything is built.
+    #[error("{}", unsupported_message(.0))]
+    UnsupportedOps(Vec<UnsupportedOp>),
 
     /// A supported op used in a way wbound cannot handle (attribute, shapes, operand kinds).
     #[error("node '{node}' ({op}): {msg}")]
@@ -73,6 +68,36 @@ pub enum Error {
         /// The error about it.
         cause: Box<Error>,
     },
+}
+
+/// One op type of a model that wbound does not implement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsupportedOp {
+    /// `op_type`, or `domain:op_type` outside the default ONNX domain.
+    pub op: String,
+    /// How many nodes use it.
+    pub count: usize,
+    /// The first such node's name.
+    pub first_node: String,
+    /// The model's default-domain opset.
+    pub opset: i64,
+}
+
+fn unsupported_message(ops: &[UnsupportedOp]) -> String {
+    let lines: Vec<String> = ops
+        .iter()
+        .map(|u| {
+            let nodes = if u.count == 1 { "1 node".to_string() } else { format!("{} nodes", u.count) };
+            format!("{} ({nodes}, first '{}', opset {})", u.op, u.first_node, u.opset)
+        })
+        .collect();
+    format!(
+        "the model uses {} op type{} wbound does not support: {}; re-export without them (another opset, or \
+         torch.onnx.export(..., dynamo=False)), or file an issue naming the op (`wbound inspect` lists every op)",
+        ops.len(),
+        if ops.len() == 1 { "" } else { "s" },
+        lines.join("; ")
+    )
 }
 
 impl Error {

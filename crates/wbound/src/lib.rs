@@ -52,7 +52,7 @@ pub mod sample_boundary;
 pub use calculator::{human_bytes, InfluenceValues, MemoryPlan, Order, ScoredBatch, TopK, WeightsBoundaryCalculator};
 pub use data::{ArrayDataset, Dataset};
 pub use deepfool::{Norm, Reference, SampleScore, Status};
-pub use error::{Error, Result};
+pub use error::{Error, Result, UnsupportedOp};
 pub use model::Model;
 pub use params::ParamSelection;
 pub use sample_boundary::SampleBoundaryCalculator;

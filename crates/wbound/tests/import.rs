@@ -267,18 +267,21 @@ fn non_onnx_bytes_are_a_format_error() {
 }
 
 #[test]
-fn unsupported_op_names_the_op_the_node_and_the_supported_ops() {
-    let mut m = OnnxBuilder::new("x", &[5, 4]);
-    let w = m.init_f32("W", &[1, 32, 4], &[0.1; 128]);
-    let r = m.init_f32("R", &[1, 32, 8], &[0.1; 256]);
-    m.node("LSTM", "/rnn/LSTM", &["x", &w, &r], &["y"], vec![attr_int("hidden_size", 8)]);
-    m.output("y");
+fn two_unsupported_ops_get_one_error_naming_both() {
+    let mut m = OnnxBuilder::new("x", &[4]);
+    let w = m.init_f32("W", &[4, 3], &[0.1; 12]);
+    m.node("NonZero", "/a/nz", &["x"], &["nz"], vec![]);
+    m.node("RoiAlign", "/b/roi", &["x"], &["roi"], vec![]);
+    m.node("NonZero", "/c/nz", &["x"], &["nz2"], vec![]);
+    let y = m.op("MatMul", &["x", &w], vec![]);
+    m.output(&y);
     let e = Model::from_bytes(&m.to_bytes()).unwrap_err();
-    let msg = one_line(&e);
-    assert!(msg.contains("'LSTM'") && msg.contains("'/rnn/LSTM'"), "{msg}");
-    for op in wbound::onnx::SUPPORTED_OPS {
-        assert!(msg.contains(op), "the list of supported ops lacks {op}: {msg}");
-    }
+    let wbound::Error::UnsupportedOps(ops) = &e else { panic!("{e:?}") };
+    let got: Vec<_> = ops.iter().map(|u| (u.op.as_str(), u.count, u.first_node.as_str())).collect();
+    assert_eq!(got, [("NonZero", 2, "/a/nz"), ("RoiAlign", 1, "/b/roi")]);
+    let msg = e.to_string();
+    assert!(msg.contains("NonZero (2 nodes, first '/a/nz', opset 13)"), "{msg}");
+    assert!(msg.contains("RoiAlign (1 node, first '/b/roi', opset 13)"), "{msg}");
 }
 
 #[test]

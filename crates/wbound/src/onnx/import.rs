@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::attr::NodeCtx;
 use super::proto::{GraphProto, ModelProto};
 use super::tensor::{decode, ConstData, ConstTensor};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, UnsupportedOp};
 use crate::graph::{Graph, Node, Role, Tensor, TensorId, Value, ValueId};
 use crate::ops::Op;
 
@@ -285,15 +285,12 @@ pub fn build(model: &ModelProto) -> Result<Graph> {
         )));
     }
     let input_id = b.new_value(&input.name, input_shape.clone(), None);
+    let unsupported = unsupported_ops(g, b.opset);
+    if !unsupported.is_empty() {
+        return Err(Error::UnsupportedOps(unsupported));
+    }
     for (i, node) in g.node.iter().enumerate() {
-        let ctx = NodeCtx::new(node, i);
-        if !(node.domain.is_empty() || node.domain == "ai.onnx") {
-            return Err(Error::UnsupportedOp {
-                node: ctx.name.clone(),
-                op: format!("{}:{}", node.domain, node.op_type),
-            });
-        }
-        super::ops::import_node(&mut b, &ctx)?;
+        super::ops::import_node(&mut b, &NodeCtx::new(node, i))?;
     }
     let out = g.output.first().ok_or_else(|| Error::Graph("the graph has no output".into()))?;
     let output = match b.syms.get(&out.name) {
@@ -319,6 +316,24 @@ pub fn build(model: &ModelProto) -> Result<Graph> {
         output,
         input_shape,
     })
+}
+
+/// Every op type of `g` that wbound cannot import, with its count and first node, in order of
+/// first appearance.
+pub fn unsupported_ops(g: &GraphProto, opset: i64) -> Vec<UnsupportedOp> {
+    let mut out: Vec<UnsupportedOp> = Vec::new();
+    for (i, node) in g.node.iter().enumerate() {
+        let default_domain = node.domain.is_empty() || node.domain == "ai.onnx";
+        if default_domain && super::SUPPORTED_OPS.contains(&node.op_type.as_str()) {
+            continue;
+        }
+        let op = if default_domain { node.op_type.clone() } else { format!("{}:{}", node.domain, node.op_type) };
+        match out.iter_mut().find(|u| u.op == op) {
+            Some(u) => u.count += 1,
+            None => out.push(UnsupportedOp { op, count: 1, first_node: NodeCtx::new(node, i).name, opset }),
+        }
+    }
+    out
 }
 
 /// The most values one sample's tensor may hold (1 GiB of f32): a larger claim is a corrupt or

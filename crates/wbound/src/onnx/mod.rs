@@ -39,8 +39,8 @@ pub struct Summary {
     pub opset: Option<i64>,
     /// Nodes per op type (`domain:op` outside the default domain).
     pub op_counts: std::collections::BTreeMap<String, usize>,
-    /// `(node name, op type)` of every node wbound cannot import.
-    pub unsupported: Vec<(String, String)>,
+    /// Every op type wbound cannot import, with its count and first node.
+    pub unsupported: Vec<crate::UnsupportedOp>,
 }
 
 /// Decodes an ONNX model and lists its ops.
@@ -49,17 +49,13 @@ pub fn summarize(bytes: &[u8]) -> Result<Summary> {
         .map_err(|e| Error::OnnxFormat(format!("protobuf decoding failed ({e}); is this an .onnx file?")))?;
     let graph = model.graph.as_ref().ok_or_else(|| Error::OnnxFormat("the file holds no graph".into()))?;
     let mut op_counts = std::collections::BTreeMap::new();
-    let mut unsupported = Vec::new();
-    for (i, node) in graph.node.iter().enumerate() {
+    for node in &graph.node {
         let default_domain = node.domain.is_empty() || node.domain == "ai.onnx";
         let op = if default_domain { node.op_type.clone() } else { format!("{}:{}", node.domain, node.op_type) };
-        if !default_domain || !SUPPORTED_OPS.contains(&node.op_type.as_str()) {
-            let name = if node.name.is_empty() { format!("{}_{i}", node.op_type) } else { node.name.clone() };
-            unsupported.push((name, op.clone()));
-        }
         *op_counts.entry(op).or_insert(0) += 1;
     }
     let opset = model.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version);
+    let unsupported = import::unsupported_ops(graph, opset.unwrap_or(0));
     let producer = format!("{} {}", model.producer_name, model.producer_version).trim().to_string();
     Ok(Summary { producer, opset, op_counts, unsupported })
 }

@@ -4,7 +4,7 @@
 use super::attr::NodeCtx;
 use super::import::{broadcast, element_count, fold_binary, gather_map, Builder, Sym, MAX_ELEMENTS};
 use super::tensor::{decode, ConstData, ConstTensor};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, UnsupportedOp};
 use crate::graph::{Role, TensorId, ValueId};
 use crate::ops::{
     Activation, ActivationKind, BatchNorm, Bias, Binary, BinaryKind, Conv, Linear, Op, Operand, Pool, PoolKind, Remap,
@@ -89,7 +89,12 @@ pub fn import_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
         "Gather" => gather(b, ctx),
         "Concat" => concat(b, ctx),
         "Cast" => cast(b, ctx),
-        op => Err(Error::UnsupportedOp { node: ctx.name.clone(), op: op.to_string() }),
+        op => Err(Error::UnsupportedOps(vec![UnsupportedOp {
+            op: op.to_string(),
+            count: 1,
+            first_node: ctx.name.clone(),
+            opset: b.opset,
+        }])),
     }
 }
 
