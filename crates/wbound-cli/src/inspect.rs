@@ -16,7 +16,7 @@ pub fn run(a: &InspectArgs) -> Result<()> {
     println!("producer: {}  opset: {}", summary.producer, summary.opset.map_or("?".into(), |v| v.to_string()));
     println!("ops ({} nodes):", summary.op_counts.values().sum::<usize>());
     for (op, count) in &summary.op_counts {
-        let mark = if onnx::SUPPORTED_OPS.contains(&op.as_str()) { "" } else { "  UNSUPPORTED" };
+        let mark = if onnx::is_supported(op) { "" } else { "  UNSUPPORTED" };
         println!("  {op:<22} {count:>5}{mark}");
     }
     if !summary.unsupported.is_empty() {

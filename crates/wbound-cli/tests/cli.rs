@@ -105,7 +105,9 @@ fn non_onnx_bytes() {
 #[test]
 fn unsupported_ops_are_all_named_in_one_error() {
     let err = fails(&mut score("bad/unsupported_op.onnx", "mlp/x.npy"), 1);
-    for want in ["NonZero (2 nodes, first 'encoder/nonzero'", "com.microsoft:Attention (1 node, first 'encoder/attention'"] {
+    for want in
+        ["NonZero (2 nodes, first 'encoder/nonzero'", "com.microsoft:Attention (1 node, first 'encoder/attention'"]
+    {
         assert!(err.contains(want), "{want}: {err}");
     }
 }

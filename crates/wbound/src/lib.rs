@@ -48,6 +48,7 @@ pub mod onnx;
 pub mod ops;
 pub mod params;
 pub mod sample_boundary;
+pub mod tensor;
 
 pub use calculator::{human_bytes, InfluenceValues, MemoryPlan, Order, ScoredBatch, TopK, WeightsBoundaryCalculator};
 pub use data::{ArrayDataset, Dataset};

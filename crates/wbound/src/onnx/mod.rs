@@ -1,9 +1,11 @@
 //! ONNX import: protobuf bytes → [`Graph`] (wbound's own graph).
 //!
 //! The schema subset lives in [`proto`] (hand-written prost messages, no `protoc` needed),
-//! tensors are decoded in [`tensor`], and each supported op has an import function in `ops`
-//! that checks its attributes, infers its output shape and adds a node. An op outside
-//! [`SUPPORTED_OPS`] is an error naming the op type and the node.
+//! tensors are decoded in [`tensor`]. The driver (`import`) checks every node against the op
+//! registry (`ops`: one table per op family, one file each) and fails once, listing every
+//! unsupported op type ([`supported_ops`] is derived from the registry); then each node's importer
+//! adds nodes, views or constants to the parsing context (`builder`), and whatever depends on
+//! constants alone is folded.
 //!
 //! Both tf2onnx exports (NHWC input followed by a `Transpose`, Dense as `MatMul` + `Add`) and
 //! `torch.onnx.export` graphs (NCHW, `Gemm`, `Conv` with bias) import to the same ops.
@@ -11,13 +13,25 @@
 //! [`write`](mod@write) goes the other way for the sequential models wbound trains itself (`wbound bench`).
 
 mod attr;
+mod builder;
 mod import;
 mod ops;
 pub mod proto;
+mod shapes;
 pub mod tensor;
 pub mod write;
 
-pub use ops::SUPPORTED_OPS;
+pub use builder::exporter_name;
+
+/// Every ONNX op type wbound imports (default domain), sorted; derived from the op registry.
+pub fn supported_ops() -> Vec<&'static str> {
+    ops::supported()
+}
+
+/// Whether wbound imports the default-domain op type `op`.
+pub fn is_supported(op: &str) -> bool {
+    ops::importer(op).is_some()
+}
 
 use crate::error::{Error, Result};
 use crate::graph::Graph;
