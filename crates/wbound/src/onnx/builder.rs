@@ -35,8 +35,12 @@ pub enum Origin {
     Initializer,
     /// A `Constant` node's value: never a parameter.
     Node,
-    /// Computed from other constants at import.
+    /// Computed at import from constants that include no initializer (shape arithmetic, masks,
+    /// a zero bias an exporter builds from `0.0`).
     Folded,
+    /// Computed at import from initializers' values (a transposed or reshuffled weight): still
+    /// a layer's weight where a layer uses it.
+    Derived,
     /// The values of initializer `root`, in the same order, under another shape (Reshape,
     /// Unsqueeze, Flatten, … of it): the same parameter.
     View(ConstId),
@@ -227,6 +231,11 @@ impl Builder {
         self.opt_ints(ctx, input)
     }
 
+    /// Where constant `c` came from.
+    pub fn origin(&self, c: ConstId) -> Origin {
+        self.consts[c].origin
+    }
+
     pub fn const_of(&self, c: ConstId) -> &ConstTensor {
         &self.consts[c].t
     }
@@ -291,7 +300,7 @@ impl Builder {
         match self.consts[c].origin {
             Origin::Initializer => Some(c),
             Origin::View(r) => Some(r),
-            Origin::Node | Origin::Folded => None,
+            Origin::Node | Origin::Folded | Origin::Derived => None,
         }
     }
 
@@ -331,9 +340,28 @@ impl Builder {
         id
     }
 
-    /// Input `i` as a layer's weight: a parameter by its use, whatever its name.
+    /// The origin of a constant folded from constants `inputs`: derived from initializers when one
+    /// of them is (and the result holds floats), else folded.
+    pub fn fold_origin(&self, inputs: &[ConstId], float: bool) -> Origin {
+        let from_init = inputs.iter().any(|&c| {
+            matches!(self.consts[c].origin, Origin::Initializer | Origin::View(_) | Origin::Derived)
+                && matches!(self.consts[c].t.data, ConstData::F32(_))
+        });
+        if float && from_init {
+            Origin::Derived
+        } else {
+            Origin::Folded
+        }
+    }
+
+    /// Input `i` as a layer's weight: a parameter by its use, whatever its name — unless it was
+    /// computed at import from no initializer at all (a zero bias built from `0.0`), which is a
+    /// constant.
     pub fn weight(&mut self, ctx: &NodeCtx, i: usize) -> Result<TensorId> {
         match self.required(ctx, i)? {
+            Sym::Const(c) if self.consts[c].origin == Origin::Folded => {
+                Ok(self.tensor_for(c, Role::Constant, Reason::Folded))
+            }
             Sym::Const(c) => Ok(self.tensor_for(c, Role::Trainable { layer: self.next_node() }, Reason::LayerWeight)),
             Sym::Value(_) => Err(ctx.err(format!(
                 "input {i} ('{}') must be a constant weight (initializer), but it is computed from the graph input",
@@ -356,10 +384,9 @@ impl Builder {
         if self.is_param(c) {
             return self.tensor_for(c, Role::Trainable { layer: self.next_node() }, Reason::ParameterName);
         }
-        let reason = match self.root(c) {
-            Some(_) => Reason::ExporterName,
-            None if self.consts[c].origin == Origin::Node => Reason::ExporterName,
-            None => Reason::Folded,
+        let reason = match (self.root(c), self.consts[c].origin) {
+            (Some(_), _) | (None, Origin::Node) => Reason::ExporterName,
+            _ => Reason::Folded,
         };
         self.tensor_for(c, Role::Constant, reason)
     }
@@ -379,7 +406,8 @@ impl Builder {
     /// weights), named `name`, with the given role.
     pub fn derived_tensor(&mut self, name: &str, shape: Vec<usize>, data: Vec<f32>, role: Role) -> TensorId {
         let id = self.tensors.len();
-        self.tensors.push(Tensor { name: name.to_string(), shape, data, role, reason: Reason::LayerWeight });
+        let reason = if role == Role::Constant { Reason::Folded } else { Reason::LayerWeight };
+        self.tensors.push(Tensor { name: name.to_string(), shape, data, role, reason });
         self.tensor_ids.insert(name.to_string(), id);
         id
     }
@@ -544,7 +572,9 @@ impl Builder {
         if let Some(cs) = consts {
             let data: Vec<&ConstData> = cs.iter().map(|&c| &self.consts[c].t.data).collect();
             let folded = ConstTensor { shape, data: remap_data(&remap, &data) };
-            self.define_output(ctx, k, folded)?;
+            let origin = self.fold_origin(&cs, matches!(folded.data, ConstData::F32(_)));
+            let name = self.output_name(ctx, k)?.to_string();
+            self.define_const(&name, folded, origin);
             return Ok(None);
         }
         let vals = inputs.iter().map(|&s| self.value_of(ctx, s)).collect::<Result<Vec<_>>>()?;
@@ -597,6 +627,7 @@ impl Builder {
             })
             .collect();
         let data = self.evaluate(mark.nodes, mark.values);
+        let read: Vec<ConstId> = self.sources.keys().copied().collect();
         let shapes: Vec<Vec<usize>> = outputs.iter().map(|(_, v)| self.values[*v].shape.clone()).collect();
         // Drop what the node added.
         for v in &self.values[mark.values..] {
@@ -622,7 +653,8 @@ impl Builder {
             } else {
                 ConstData::F32(vals.iter().map(|&x| x as f32).collect())
             };
-            self.define_const(&name, ConstTensor { shape, data: d }, Origin::Folded);
+            let origin = self.fold_origin(&read, !ints);
+            self.define_const(&name, ConstTensor { shape, data: d }, origin);
         }
         Ok(())
     }

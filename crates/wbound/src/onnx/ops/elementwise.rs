@@ -126,7 +126,8 @@ fn binary_of(
                 None => b.out_name(ctx)?.to_string(),
                 Some(s) => format!("{}/{s}", b.out_name(ctx)?),
             };
-            b.define_const(&name, folded, super::super::builder::Origin::Folded);
+            let origin = b.fold_origin(&[x, y], matches!(folded.data, super::super::tensor::ConstData::F32(_)));
+            b.define_const(&name, folded, origin);
             return Ok(None);
         }
     }

@@ -21,8 +21,8 @@ pub(super) const OPS: &[(&str, Importer)] = &[
     ("Mod", modulo),
     ("BitShift", bitshift),
     ("Not", |b, c| unary(b, c, |x| f64::from(x == 0.0), true)),
-    ("IsNaN", |b, c| unary(b, c, |x| f64::from(x.is_nan()), true)),
-    ("IsInf", |b, c| unary(b, c, |x| f64::from(x.is_infinite()), true)),
+    ("IsNaN", |b, c| finite_test(b, c, |x| f64::from(x.is_nan()))),
+    ("IsInf", |b, c| finite_test(b, c, |x| f64::from(x.is_infinite()))),
     ("Sign", |b, c| {
         unary(
             b,
@@ -107,6 +107,21 @@ fn bitshift(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
     let folded = int_fold(&t[0], &t[1], |x, y| if left { x.wrapping_shl(y as u32) } else { x.wrapping_shr(y as u32) })
         .ok_or_else(|| ctx.err("BitShift needs two integer constants of broadcastable shapes"))?;
     b.define_output(ctx, 0, folded)
+}
+
+/// `IsNaN` / `IsInf`: of a constant, folded; of a computed value, all false — wbound takes computed
+/// values to be finite (a NaN or ∞ reaching the logits ends the sample as `non_finite`), which
+/// makes the guard `Where(IsNaN(p), 0, p)` that the dynamo exporter writes after a softmax the
+/// identity it is for finite scores.
+fn finite_test(b: &mut Builder, ctx: &NodeCtx, f: fn(f64) -> f64) -> Result<()> {
+    match b.required(ctx, 0)? {
+        Sym::Value(v) => {
+            let shape = b.value_info(v).shape.clone();
+            let n = shape.iter().product();
+            b.define_output(ctx, 0, ConstTensor { shape, data: ConstData::I64(vec![0; n]) })
+        }
+        Sym::Const(_) => unary(b, ctx, f, true),
+    }
 }
 
 /// A unary op on a constant; `boolean`: the result is 0/1.
