@@ -920,6 +920,75 @@ fn mask_and_shape_arithmetic_folds_to_the_hand_computed_constant() {
     check_gradients("folded constants", &bytes, &x);
 }
 
+/// Recurrent layers: a bidirectional LSTM (layout 1, with B) whose Y feeds, transposed to layout 0,
+/// a GRU with `linear_before_reset = 0` and a given initial state, and a reverse GRU with
+/// `linear_before_reset = 1`; the LSTM's final cell state and both GRUs' outputs go to a dense head.
+/// Input `[N, 4, 3]` (4 steps of 3 features), 3 classes.
+fn recurrent(seed: u64) -> (Vec<u8>, Vec<f32>) {
+    let mut rng = Rng::new(seed);
+    let mut m = OnnxBuilder::new("x", &[4, 3]).opset(14);
+    let (w, r) =
+        (rand_init(&mut m, &mut rng, "lstm.W", &[2, 12, 3], 3), rand_init(&mut m, &mut rng, "lstm.R", &[2, 12, 3], 3));
+    let bias = rand_init(&mut m, &mut rng, "lstm.B", &[2, 24], 1);
+    let attrs = vec![attr_int("hidden_size", 3), attr_str("direction", "bidirectional"), attr_int("layout", 1)];
+    m.node("LSTM", "lstm", &["x", &w, &r, &bias], &["Y", "Y_h", "Y_c"], attrs);
+    let shape = m.init_i64("shape", &[3], &[0, 4, 6]);
+    let y = m.op("Reshape", &["Y", &shape], vec![]); // [1, 4, 6]
+    let yt = m.op("Transpose", &[&y], vec![attr_ints("perm", &[1, 0, 2])]); // [4, 1, 6]
+    let (gw, gr) =
+        (rand_init(&mut m, &mut rng, "gru.W", &[1, 6, 6], 6), rand_init(&mut m, &mut rng, "gru.R", &[1, 6, 2], 2));
+    let gb = rand_init(&mut m, &mut rng, "gru.B", &[1, 12], 1);
+    let h0 = rand_init(&mut m, &mut rng, "gru.h0", &[1, 1, 2], 1);
+    m.node("GRU", "gru", &[&yt, &gw, &gr, &gb, "", &h0], &["G"], vec![attr_int("hidden_size", 2)]);
+    let (vw, vr) =
+        (rand_init(&mut m, &mut rng, "gru2.W", &[1, 6, 6], 6), rand_init(&mut m, &mut rng, "gru2.R", &[1, 6, 2], 2));
+    let vb = rand_init(&mut m, &mut rng, "gru2.B", &[1, 12], 1);
+    let attrs = vec![attr_int("hidden_size", 2), attr_str("direction", "reverse"), attr_int("linear_before_reset", 1)];
+    m.node("GRU", "gru2", &[&yt, &vw, &vr, &vb], &["V"], attrs);
+    let parts: Vec<String> = ["Y_c", "G", "V"]
+        .iter()
+        .map(|v| {
+            let t = m.op("Transpose", &[v], vec![]); // puts the batch axis last or in the middle: flatten all
+            let all = m.init_i64(&format!("{v}.flat"), &[2], &[1, -1]);
+            m.op("Reshape", &[&t, &all], vec![])
+        })
+        .collect();
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let all = m.op("Concat", &refs, vec![attr_int("axis", 1)]); // 6 + 8 + 8
+    let hw = rand_init(&mut m, &mut rng, "head.w", &[22, 3], 22);
+    let out = m.op("Gemm", &[&all, &hw], vec![]);
+    m.output(&out);
+    (m.to_bytes(), rng.vec(12, 1.0))
+}
+
+#[test]
+fn recurrent_gradients_match_finite_differences() {
+    for seed in [1, 2] {
+        let (bytes, x) = recurrent(seed);
+        check_gradients(&format!("recurrent seed {seed}"), &bytes, &x);
+    }
+}
+
+/// The unrolled LSTM computes ONNX's equations: one step of a one-unit LSTM by hand.
+#[test]
+fn interpreter_matches_a_hand_computed_lstm_step() {
+    let mut m = OnnxBuilder::new("x", &[1, 1]);
+    // Gates i, o, f, c: W = [1, 2, 3, 4], R unused on the first step (h0 = 0), B: input 0.25 each.
+    let w = m.init_f32("W", &[1, 4, 1], &[1.0, 2.0, 3.0, 4.0]);
+    let r = m.init_f32("R", &[1, 4, 1], &[0.5; 4]);
+    let b = m.init_f32("B", &[1, 8], &[0.25, 0.25, 0.25, 0.25, 0.0, 0.0, 0.0, 0.0]);
+    let xt = m.op("Transpose", &["x"], vec![attr_ints("perm", &[1, 0, 2])]);
+    m.node("LSTM", "lstm", &[&xt, &w, &r, &b], &["", "Y_h", "Y_c"], vec![attr_int("hidden_size", 1)]);
+    let cat = m.op("Concat", &["Y_h", "Y_c"], vec![attr_int("axis", 2)]);
+    let f = m.op("Flatten", &[&cat], vec![attr_int("axis", 0)]);
+    m.output(&f);
+    let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
+    let x = 0.5;
+    let (i, o, c_) = (sig(x + 0.25), sig(2.0 * x + 0.25), (4.0 * x + 0.25f64).tanh());
+    let c = i * c_; // f · c0 = 0
+    check_closed_form("lstm step", &m.to_bytes(), &[0.5], &[o * c.tanh(), c]);
+}
+
 #[test]
 fn join_gradients_match_finite_differences() {
     for seed in [1, 2] {
@@ -1109,6 +1178,7 @@ fn graphs_cover_every_supported_op() {
         windows_and_reductions(1).0,
         embeddings(1).0,
         folded_constants().0,
+        recurrent(1).0,
     ];
     for bytes in graphs {
         let model: wbound::onnx::proto::ModelProto = prost::Message::decode(&bytes[..]).unwrap();

@@ -393,7 +393,7 @@ impl Builder {
 
     /// A scalar constant `<first output>/<step>` as a tensor that never moves.
     pub fn scalar(&mut self, ctx: &NodeCtx, step: &str, value: f32) -> Result<TensorId> {
-        let name = format!("{}/{step}", self.out_name(ctx)?);
+        let name = format!("{}/{step}", self.stem(ctx));
         let c = self.define_const(
             &name,
             ConstTensor { shape: Vec::new(), data: ConstData::F32(vec![value]) },
@@ -520,7 +520,7 @@ impl Builder {
         inputs: Vec<ValueId>,
         shape: Vec<usize>,
     ) -> Result<ValueId> {
-        let name = format!("{}/{step}", self.out_name(ctx)?);
+        let name = format!("{}/{step}", self.stem(ctx));
         self.push_named(ctx, &name, op, inputs, shape)
     }
 
@@ -579,6 +579,12 @@ impl Builder {
         }
         let vals = inputs.iter().map(|&s| self.value_of(ctx, s)).collect::<Result<Vec<_>>>()?;
         self.push_output(ctx, k, Op::Remap(remap), vals, shape).map(Some)
+    }
+
+    /// The prefix of the names of a node's intermediate values: its first named output, else the
+    /// node's name.
+    pub fn stem(&self, ctx: &NodeCtx) -> String {
+        ctx.node.output.iter().find(|o| !o.is_empty()).cloned().unwrap_or_else(|| ctx.name.clone())
     }
 
     /// The node's first output name.

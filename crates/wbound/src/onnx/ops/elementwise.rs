@@ -80,7 +80,7 @@ fn chain(b: &mut Builder, ctx: &NodeCtx, kind: BinaryKind, syms: &[Sym]) -> Resu
                 }
                 acc = match out {
                     Some(v) => Sym::Value(v),
-                    None => b.syms[&format!("{}/{step}", b.out_name(ctx)?)],
+                    None => b.syms[&format!("{}/{step}", b.stem(ctx))],
                 };
             }
             unreachable!("a chain of two or more inputs returns at its last step")
@@ -99,7 +99,7 @@ fn mean(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
         let step = format!("sum{i}");
         acc = match binary_of(b, ctx, Some(&step), BinaryKind::Add, [acc, s])? {
             Some(v) => Sym::Value(v),
-            None => b.syms[&format!("{}/{step}", b.out_name(ctx)?)],
+            None => b.syms[&format!("{}/{step}", b.stem(ctx))],
         };
     }
     let n = b.scalar(ctx, "count", syms.len() as f32)?;
@@ -124,7 +124,7 @@ fn binary_of(
                 .ok_or_else(|| ctx.err("cannot broadcast constants"))?;
             let name = match step {
                 None => b.out_name(ctx)?.to_string(),
-                Some(s) => format!("{}/{s}", b.out_name(ctx)?),
+                Some(s) => format!("{}/{s}", b.stem(ctx)),
             };
             let origin = b.fold_origin(&[x, y], matches!(folded.data, super::super::tensor::ConstData::F32(_)));
             b.define_const(&name, folded, origin);

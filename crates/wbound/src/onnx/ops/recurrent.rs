@@ -250,7 +250,7 @@ fn recurrent(b: &mut Builder, ctx: &NodeCtx, cell: Cell) -> Result<()> {
         let v = match b.input(ctx, i)? {
             Some(s) => b.value_of(ctx, s)?,
             None => {
-                let name = format!("{}/{what}0", b.out_name(ctx)?);
+                let name = format!("{}/{what}0", b.stem(ctx));
                 let c = b.define_const(
                     &name,
                     ConstTensor { shape: vec![nd, 1, h], data: ConstData::F32(vec![0.0; nd * h]) },
@@ -269,7 +269,7 @@ fn recurrent(b: &mut Builder, ctx: &NodeCtx, cell: Cell) -> Result<()> {
     };
     let h0 = init(b, 5, "h")?;
     let c0 = if cell == Cell::Lstm { init(b, 6, "c")? } else { Vec::new() };
-    let xv = b.alias_named(ctx, &format!("{}/x", b.out_name(ctx)?), x, vec![steps, features], None)?;
+    let xv = b.alias_named(ctx, &format!("{}/x", b.stem(ctx)), x, vec![steps, features], None)?;
     // hs[d][t]: the hidden state after step t; cs likewise.
     let mut hs: Vec<Vec<ValueId>> = Vec::new();
     let mut cs: Vec<Vec<ValueId>> = Vec::new();
