@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::engine::{Engine, Selection};
 use crate::error::{Error, Result};
-use crate::graph::{Graph, Role, Tensor};
+use crate::graph::{Graph, Reason, Role, Tensor};
 
 /// A classifier loaded from ONNX.
 ///
@@ -68,6 +68,19 @@ impl Model {
     /// Number of trainable scalars (what DeepFool moves by default).
     pub fn num_trainable(&self) -> usize {
         self.graph.tensors.iter().filter(|t| matches!(t.role, Role::Trainable { .. })).map(|t| t.data.len()).sum()
+    }
+
+    /// The float tensors that stay fixed by the rules of README "Which weights are parameters"
+    /// although they are not BatchNormalization statistics or importer constants (an epsilon):
+    /// the constants a user may want to check. Returns `(tensors, values)`.
+    pub fn fixed_constants(&self) -> (usize, usize) {
+        let fixed = self.graph.tensors.iter().filter(|t| t.role == Role::Constant && t.reason != Reason::Internal);
+        fixed.fold((0, 0), |(n, v), t| (n + 1, v + t.data.len()))
+    }
+
+    /// Float values in the model's weight tensors (importer constants excluded).
+    pub fn float_values(&self) -> usize {
+        self.graph.tensors.iter().filter(|t| t.reason != Reason::Internal).map(|t| t.data.len()).sum()
     }
 
     /// The logits of one sample with the trained weights.

@@ -717,3 +717,39 @@ fn remap_data(remap: &Remap, inputs: &[&ConstData]) -> ConstData {
         .collect();
     ConstData::F32(v)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::exporter_name;
+
+    #[test]
+    fn exporter_names_are_told_from_framework_parameter_names() {
+        for name in [
+            "onnx::MatMul_234",
+            "val_8",
+            "_val_12",
+            "/blocks/blocks.0/attn/Constant_output_0",
+            "model/rescaling/mul/y:0",
+            "const_fold_opt__7",
+            "123",
+            "_tensor_constant0",
+            "lifted_tensor_3",
+            "scalar_tensor_default",
+            "Constant_5",
+        ] {
+            assert!(exporter_name(name), "{name}");
+        }
+        for name in [
+            "cls_token",
+            "pos_embed",
+            "blocks.0.layer_scale",
+            "features.1.0.layer_scale",
+            "embedding_2",
+            "gamma",
+            "model/dense/MatMul/ReadVariableOp:0",
+            "val",
+        ] {
+            assert!(!exporter_name(name), "{name}");
+        }
+    }
+}

@@ -55,6 +55,8 @@ pub struct Summary {
     pub op_counts: std::collections::BTreeMap<String, usize>,
     /// Every op type wbound cannot import, with its count and first node.
     pub unsupported: Vec<crate::UnsupportedOp>,
+    /// The name and value count of every float initializer.
+    pub float_initializers: Vec<(String, usize)>,
 }
 
 /// Decodes an ONNX model and lists its ops.
@@ -70,6 +72,12 @@ pub fn summarize(bytes: &[u8]) -> Result<Summary> {
     }
     let opset = model.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version);
     let unsupported = import::unsupported_ops(graph, opset.unwrap_or(0));
+    let float_initializers = graph
+        .initializer
+        .iter()
+        .filter(|t| proto::data_type::is_float(t.data_type))
+        .map(|t| (t.name.clone(), t.dims.iter().map(|&d| d.max(0) as usize).product()))
+        .collect();
     let producer = format!("{} {}", model.producer_name, model.producer_version).trim().to_string();
-    Ok(Summary { producer, opset, op_counts, unsupported })
+    Ok(Summary { producer, opset, op_counts, unsupported, float_initializers })
 }
