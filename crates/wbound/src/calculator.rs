@@ -231,6 +231,12 @@ impl<'m> WeightsBoundaryCalculator<'m> {
         if !self.skip_invalid {
             self.check_finite(data)?;
         }
+        self.model.check_token_ids(data, self.batch_size)?;
+        if self.input_space && self.model.takes_token_ids() {
+            return Err(Error::Config(
+                "DeepFool on the input needs a float input; this model takes token ids".into(),
+            ));
+        }
         if self.reference == Reference::Labels {
             let labels = data.labels().ok_or_else(|| {
                 Error::Config("scoring against the labels needs a data set with one label per sample".into())
