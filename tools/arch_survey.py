@@ -64,9 +64,23 @@ def _timm(name, size=32, **kw):
     return build
 
 
+def _hf_logits(model, argument: str):
+    """A transformers classifier called with its one input as ``argument``, returning the logits."""
+    import torch
+
+    class Logits(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, x):
+            return self.m(**{argument: x}).logits
+
+    return Logits(model)
+
+
 def _hf_text(kind):
     def build():
-        import torch
         import transformers
 
         if kind == "bert":
@@ -78,36 +92,17 @@ def _hf_text(kind):
                                                 max_position_embeddings=64, num_labels=N_CLASSES)
             model = transformers.DistilBertForSequenceClassification(cfg)
 
-        class Logits(torch.nn.Module):
-            def __init__(self, m):
-                super().__init__()
-                self.m = m
-
-            def forward(self, input_ids):
-                return self.m(input_ids=input_ids).logits
-
-        return Logits(model), ("tokens", (16,), 1000)
+        return _hf_logits(model, "input_ids"), ("tokens", (16,), 1000)
 
     return build
 
 
 def _hf_vit():
-    import torch
     import transformers
 
     cfg = transformers.ViTConfig(image_size=32, patch_size=8, num_channels=3, hidden_size=32, num_hidden_layers=2,
                                  num_attention_heads=2, intermediate_size=64, num_labels=N_CLASSES)
-    model = transformers.ViTForImageClassification(cfg)
-
-    class Logits(torch.nn.Module):
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, pixel_values):
-            return self.m(pixel_values=pixel_values).logits
-
-    return Logits(model), ("float", (3, 32, 32))
+    return _hf_logits(transformers.ViTForImageClassification(cfg), "pixel_values"), ("float", (3, 32, 32))
 
 
 def _nn(kind):
