@@ -233,9 +233,7 @@ impl<'m> WeightsBoundaryCalculator<'m> {
         }
         self.model.check_token_ids(data, self.batch_size)?;
         if self.input_space && self.model.takes_token_ids() {
-            return Err(Error::Config(
-                "DeepFool on the input needs a float input; this model takes token ids".into(),
-            ));
+            return Err(Error::Config("DeepFool on the input needs a float input; this model takes token ids".into()));
         }
         if self.reference == Reference::Labels {
             let labels = data.labels().ok_or_else(|| {

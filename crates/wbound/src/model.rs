@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use crate::engine::{Engine, Selection};
 use crate::data::Dataset;
+use crate::engine::{Engine, Selection};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Reason, Role, Tensor};
 
@@ -103,7 +103,8 @@ impl Model {
             data.read(start, batch.min(data.len() - start), &mut buf)?;
             if let Some(bad) = buf.iter().position(|&v| v.fract() != 0.0 || !(v >= 0.0 && (v as f64) < *rows as f64)) {
                 let (i, p, v) = (start + bad / n, bad % n, buf[bad]);
-                let what = if v.fract() != 0.0 || !v.is_finite() { "is not a token id" } else { "is outside the table" };
+                let what =
+                    if v.fract() != 0.0 || !v.is_finite() { "is not a token id" } else { "is outside the table" };
                 return Err(Error::Data(format!(
                     "sample {i} holds {v} at position {p}, which {what}: the model looks ids up in '{table}' of {rows} rows \
                      (ids 0 to {})",
