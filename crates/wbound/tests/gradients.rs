@@ -1462,3 +1462,21 @@ fn same_auto_pad_follows_the_onnx_spec() {
         assert_eq!(conv.out, [1, side, side], "{mode}");
     }
 }
+
+/// Writes the graphs above into the fuzzer's seed corpus (`fuzz/seeds/onnx`); run by hand with
+/// `cargo test -p wbound --test gradients -- --ignored write_fuzz_seeds` when graphs change.
+#[test]
+#[ignore]
+fn write_fuzz_seeds() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/onnx");
+    let graphs = [
+        ("attention", attention(1).0),
+        ("windows_and_reductions", windows_and_reductions(1).0),
+        ("embeddings", embeddings(1).0),
+        ("recurrent", recurrent(1).0),
+        ("folded_constants", folded_constants().0),
+    ];
+    for (name, bytes) in graphs {
+        std::fs::write(dir.join(format!("{name}.onnx")), bytes).unwrap();
+    }
+}

@@ -159,6 +159,12 @@ fn recurrent(b: &mut Builder, ctx: &NodeCtx, cell: Cell) -> Result<()> {
     }
     let g = cell.gates();
     let nd = dirs.len();
+    if steps * nd > crate::ops::remap::MAX_INPUTS {
+        return Err(ctx.err(format!(
+            "{steps} steps × {nd} directions: wbound unrolls at most {} step outputs",
+            crate::ops::remap::MAX_INPUTS
+        )));
+    }
     let (ws, wdata, wname, worigin) = float_input(b, ctx, 1)?.ok_or_else(|| ctx.err("missing input W"))?;
     let (rs, rdata, rname, rorigin) = float_input(b, ctx, 2)?.ok_or_else(|| ctx.err("missing input R"))?;
     if ws != [nd, g * hidden, features] || rs != [nd, g * hidden, hidden] {
