@@ -500,3 +500,22 @@ fn unsupported_layer_norms_name_the_node() {
         assert!(msg.contains("'ln'") && msg.contains(want), "{msg}");
     }
 }
+
+/// The legacy exporter merges initializers of equal values: a fresh BatchNorm's scale (ones) and
+/// running variance, its bias (zeros) and running mean, come as two shared tensors. The scale and
+/// bias still move, the statistics still do not.
+#[test]
+fn batchnorm_statistics_merged_with_its_weights_stay_apart() {
+    let mut m = OnnxBuilder::new("x", &[3, 2, 2]);
+    let ones = m.init_f32("1.weight", &[3], &[1.0; 3]);
+    let zeros = m.init_f32("1.bias", &[3], &[0.0; 3]);
+    let y = m.op("BatchNormalization", &["x", &ones, &zeros, &zeros, &ones], vec![]);
+    let f = m.op("Flatten", &[&y], vec![]);
+    let w = m.init_f32("fc.weight", &[12, 2], &[0.1; 24]);
+    let out = m.op("MatMul", &[&f, &w], vec![]);
+    m.output(&out);
+    let model = Model::from_bytes(&m.to_bytes()).unwrap();
+    assert_eq!(model.num_trainable(), 3 + 3 + 24, "{:?}", model.tensors());
+    let stats = model.tensors().iter().filter(|t| t.role == wbound::graph::Role::Statistic).count();
+    assert_eq!(stats, 2);
+}

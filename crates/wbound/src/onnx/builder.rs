@@ -41,6 +41,9 @@ pub enum Origin {
     /// Computed at import from initializers' values (a transposed or reshuffled weight): still
     /// a layer's weight where a layer uses it.
     Derived,
+    /// Parameters' values rearranged without repeats (slices and concatenations of them, as
+    /// the legacy exporter writes LSTM weights without constant folding): a parameter itself.
+    Reshuffled,
     /// The values of initializer `root`, in the same order, under another shape (Reshape,
     /// Unsqueeze, Flatten, … of it): the same parameter.
     View(ConstId),
@@ -300,7 +303,7 @@ impl Builder {
         match self.consts[c].origin {
             Origin::Initializer => Some(c),
             Origin::View(r) => Some(r),
-            Origin::Node | Origin::Folded | Origin::Derived => None,
+            Origin::Node | Origin::Folded | Origin::Derived | Origin::Reshuffled => None,
         }
     }
 
@@ -308,7 +311,8 @@ impl Builder {
     /// a framework's parameter name.
     pub fn is_param(&self, c: ConstId) -> bool {
         let float = matches!(self.consts[c].t.data, ConstData::F32(_));
-        float && self.root(c).is_some_and(|r| !exporter_name(&self.consts[r].name))
+        let reshuffled = self.consts[c].origin == Origin::Reshuffled;
+        float && (reshuffled || self.root(c).is_some_and(|r| !exporter_name(&self.consts[r].name)))
     }
 
     /// Whether any of `syms` is a parameter candidate.
@@ -320,14 +324,18 @@ impl Builder {
     /// root and merged: trainable beats constant; statistics stay statistics.
     pub fn tensor_for(&mut self, c: ConstId, role: Role, reason: Reason) -> TensorId {
         let root = self.root(c).unwrap_or(c);
+        // A statistic never shares a tensor with a weight: exporters merge initializers of equal
+        // values (a fresh BatchNorm's scale of ones and its running variance), and the scale must
+        // still move while the variance stays.
+        let stat = role == Role::Statistic;
         let name = self.consts[root].name.clone();
-        if let Some(&id) = self.tensor_ids.get(&name) {
+        let key = if stat { format!("{name}\u{0}statistic") } else { name.clone() };
+        if let Some(&id) = self.tensor_ids.get(&key) {
             let cur = &mut self.tensors[id];
             let (r, why) = match (cur.role, role) {
-                (Role::Statistic, _) => (Role::Statistic, cur.reason),
-                (_, Role::Statistic) => (Role::Statistic, reason),
                 (Role::Trainable { layer }, _) => (Role::Trainable { layer }, cur.reason),
-                (_, r) => (r, reason),
+                (_, r @ Role::Trainable { .. }) => (r, reason),
+                (r, _) => (r, cur.reason),
             };
             cur.role = r;
             cur.reason = why;
@@ -336,7 +344,7 @@ impl Builder {
         let t = &self.consts[root].t;
         let id = self.tensors.len();
         self.tensors.push(Tensor { name: name.clone(), shape: t.shape.clone(), data: t.to_f32(), role, reason });
-        self.tensor_ids.insert(name, id);
+        self.tensor_ids.insert(key, id);
         id
     }
 
@@ -430,9 +438,10 @@ impl Builder {
     /// same parameter when `c` is one.
     pub fn define_view(&mut self, ctx: &NodeCtx, c: ConstId, shape: Vec<usize>) -> Result<()> {
         let name = self.out_name(ctx)?.to_string();
-        let origin = match self.root(c) {
-            Some(r) => Origin::View(r),
-            None => Origin::Folded,
+        let origin = match (self.root(c), self.consts[c].origin) {
+            (Some(r), _) => Origin::View(r),
+            (None, o @ (Origin::Derived | Origin::Reshuffled)) => o,
+            _ => Origin::Folded,
         };
         let t = ConstTensor { shape, data: self.consts[c].t.data.clone() };
         self.define_const(&name, t, origin);
@@ -565,14 +574,19 @@ impl Builder {
         inputs: &[Sym],
         shape: Vec<usize>,
     ) -> Result<Option<ValueId>> {
-        let consts: Option<Vec<ConstId>> = inputs
-            .iter()
-            .map(|s| if let Sym::Const(c) = *s { (!self.is_param(c)).then_some(c) } else { None })
-            .collect();
-        if let Some(cs) = consts {
+        let consts: Option<Vec<ConstId>> =
+            inputs.iter().map(|s| if let Sym::Const(c) = *s { Some(c) } else { None }).collect();
+        // Constants fold; parameters fold only through a rearrangement without repeats or padding,
+        // which keeps every scalar once (a broadcast would untie its copies).
+        let params = consts.as_ref().is_some_and(|cs| cs.iter().any(|&c| self.is_param(c)));
+        if let Some(cs) = consts.filter(|_| !params || remap.is_injective()) {
             let data: Vec<&ConstData> = cs.iter().map(|&c| &self.consts[c].t.data).collect();
             let folded = ConstTensor { shape, data: remap_data(&remap, &data) };
-            let origin = self.fold_origin(&cs, matches!(folded.data, ConstData::F32(_)));
+            let origin = if params {
+                Origin::Reshuffled
+            } else {
+                self.fold_origin(&cs, matches!(folded.data, ConstData::F32(_)))
+            };
             let name = self.output_name(ctx, k)?.to_string();
             self.define_const(&name, folded, origin);
             return Ok(None);
@@ -646,9 +660,7 @@ impl Builder {
         self.live.truncate(mark.values);
         self.integer.truncate(mark.values);
         self.batch.truncate(mark.values);
-        for t in &self.tensors[mark.tensors..] {
-            self.tensor_ids.remove(&t.name);
-        }
+        self.tensor_ids.retain(|_, id| *id < mark.tensors);
         self.tensors.truncate(mark.tensors);
         self.sources.retain(|_, v| *v < mark.values);
         for ((name, v), shape) in outputs.into_iter().zip(shapes) {

@@ -149,6 +149,15 @@ impl Remap {
         Remap::new(entries)
     }
 
+    /// Whether every output reads a distinct input value and none reads a constant.
+    pub fn is_injective(&self) -> bool {
+        let mut seen = std::collections::HashSet::with_capacity(self.idx.len());
+        (0..self.idx.len()).all(|o| match self.entry(o) {
+            Entry::Input { input, index } => seen.insert((input, index)),
+            Entry::Const(_) => false,
+        })
+    }
+
     /// Number of dynamic inputs the map reads (one past the highest).
     pub fn inputs(&self) -> usize {
         if self.src.is_empty() {

@@ -102,11 +102,19 @@ fn gemm(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
     let xs = b.value_info(x).shape.clone();
     let trans_b = ctx.int("transB", 0)? != 0;
     let (alpha, beta) = (ctx.float("alpha", 1.0)?, ctx.float("beta", 1.0)?);
-    // With one sample per pass, A is [1, k] (or [k, 1] with transA): the same k values either way.
-    if xs.len() != 2 || (xs[0] != 1 && xs[1] != 1) {
-        return Err(ctx.err(format!("input A has shape {xs:?}; Gemm needs a 2-D [batch, k] input")));
-    }
-    let k = if ctx.int("transA", 0)? != 0 { xs[0] } else { xs[1] };
+    // With one sample per pass, A is [1, k] (or [k, 1] with transA): the same k values either way;
+    // an A of [rows, k] (the batch folded into the rows, as the dynamo exporter writes attention's
+    // output projection) is a dense layer over its rows.
+    let trans_a = ctx.int("transA", 0)? != 0;
+    let (rows, k) = match (xs.as_slice(), trans_a) {
+        ([r, k], false) => (*r, *k),
+        ([k, 1], true) | ([1, k], true) => (1, *k),
+        _ => {
+            return Err(
+                ctx.err(format!("input A has shape {xs:?}; Gemm needs a 2-D [batch, k] input (or [k, 1] with transA)"))
+            )
+        }
+    };
     let ws = match b.required(ctx, 1)? {
         Sym::Const(c) => b.const_of(c).shape.clone(),
         Sym::Value(_) => {
@@ -136,8 +144,9 @@ fn gemm(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
         }
     };
     let layout = if trans_b { WeightLayout::NK } else { WeightLayout::KN };
-    let op = Linear { weight, layout, rows: 1, k, n, alpha, bias };
-    let v = b.push(ctx, Op::Linear(op), vec![x], vec![1, n])?;
-    b.set_batch(v, Some(0));
+    let op = Linear { weight, layout, rows, k, n, alpha, bias };
+    let batch = if rows == 1 { Some(0) } else { None };
+    let v = b.push(ctx, Op::Linear(op), vec![x], vec![rows, n])?;
+    b.set_batch(v, batch);
     Ok(())
 }
