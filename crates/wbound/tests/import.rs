@@ -519,3 +519,22 @@ fn batchnorm_statistics_merged_with_its_weights_stay_apart() {
     let stats = model.tensors().iter().filter(|t| t.role == wbound::graph::Role::Statistic).count();
     assert_eq!(stats, 2);
 }
+
+/// The legacy exporter stores parameters of equal values once and names the others by `Identity`
+/// copies: each copy is a parameter of its own (two fresh biases of zeros move independently),
+/// while one initializer read by two layers stays one tensor.
+#[test]
+fn identity_copies_of_an_initializer_are_parameters_of_their_own() {
+    let mut m = OnnxBuilder::new("x", &[2]);
+    let (w1, w2) =
+        (m.init_f32("fc1.weight", &[2, 2], &[1.0, 2.0, 3.0, 4.0]), m.init_f32("fc2.weight", &[2, 2], &[0.5; 4]));
+    let b1 = m.init_f32("fc1.bias", &[2], &[0.0; 2]);
+    m.node("Identity", "copy", &[&b1], &["fc2.bias"], vec![]);
+    let h = m.op("Gemm", &["x", &w1, &b1], vec![]);
+    let y = m.op("Gemm", &[&h, &w2, "fc2.bias"], vec![]);
+    m.output(&y);
+    let model = Model::from_bytes(&m.to_bytes()).unwrap();
+    let names: Vec<&str> = model.tensors().iter().map(|t| t.name.as_str()).collect();
+    assert!(names.contains(&"fc1.bias") && names.contains(&"fc2.bias"), "{names:?}");
+    assert_eq!(model.num_trainable(), 4 + 4 + 2 + 2);
+}

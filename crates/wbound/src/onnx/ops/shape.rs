@@ -4,7 +4,7 @@
 //! `ConstantOfShape`, `Range`, `Cast` of constants.
 
 use super::super::attr::NodeCtx;
-use super::super::builder::{element_count, Builder, Origin, Sym, MAX_ELEMENTS};
+use super::super::builder::{element_count, exporter_name, Builder, Origin, Sym, MAX_ELEMENTS};
 use super::super::proto::data_type;
 use super::super::shapes::normalize_axis;
 use super::super::tensor::{decode, ConstData, ConstTensor};
@@ -59,13 +59,29 @@ fn view(b: &mut Builder, ctx: &NodeCtx, shape: Vec<usize>, batch: Option<Option<
     }
 }
 
+/// `Identity` (and `Dropout`): a view — except that an initializer copied under a parameter's name
+/// is a parameter of its own. The legacy exporter stores parameters of equal values once and gives
+/// the others `Identity` copies (`1.running_mean = Identity(1.bias)` in a fresh model); each copy is
+/// the framework's own parameter (or statistic), not a tied one.
 fn identity(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
-    let s = b.shape(b.required(ctx, 0)?);
-    let batch = match b.required(ctx, 0)? {
-        Sym::Value(v) => Some(b.batch(v)),
-        Sym::Const(_) => None,
-    };
-    view(b, ctx, s, batch)
+    let src = b.required(ctx, 0)?;
+    let s = b.shape(src);
+    match src {
+        Sym::Value(v) => {
+            let batch = b.batch(v);
+            view(b, ctx, s, Some(batch))
+        }
+        Sym::Const(c) => {
+            let name = b.out_name(ctx)?.to_string();
+            let initializer = matches!(b.origin(c), Origin::Initializer | Origin::View(_));
+            if ctx.op() == "Identity" && initializer && !exporter_name(&name) {
+                let t = b.const_of(c).clone();
+                b.define_const(&name, t, Origin::Initializer);
+                return Ok(());
+            }
+            view(b, ctx, s, None)
+        }
+    }
 }
 
 fn reshape(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
