@@ -14,11 +14,17 @@ from ._errors import SettingError
 from ._progress import ProgressArg
 from ._score import score
 
-RULE_PLACEHOLDER = True
+#: Below this share of samples whose prediction disagrees with the label, the model is taken to
+#: have memorised its labels, and the distance outliers are flagged too.
+MEMORISED_SHARE = 0.01
+#: How far below the median log distance (in robust standard deviations, 1.4826 × MAD) a sample
+#: the model predicts as labelled is an outlier.
+OUTLIER_DEVIATIONS = 2.0
 
 
 def flag(scores: np.ndarray, frac: Optional[float] = None) -> np.ndarray:
-    """The flagging rule on label-referenced scores: a boolean mask."""
+    """The flagging rule on label-referenced scores, as a boolean mask (see
+    :func:`find_label_issues`)."""
     n = len(scores)
     if frac is not None:
         if not (0.0 < frac <= 1.0):
@@ -26,7 +32,18 @@ def flag(scores: np.ndarray, frac: Optional[float] = None) -> np.ndarray:
         mask = np.zeros(n, bool)
         mask[ranking(scores)[: math.ceil(frac * n)]] = True
         return mask
-    return scores > 0
+    disagree = scores > 0
+    if disagree.mean() >= MEMORISED_SHARE:
+        return disagree
+    agree = scores <= 0
+    if not agree.any():
+        return disagree
+    log_distance = np.log(np.maximum(-scores[agree], np.finfo(np.float64).tiny))
+    median = np.median(log_distance)
+    spread = 1.4826 * np.median(np.abs(log_distance - median))
+    outliers = np.zeros(n, bool)
+    outliers[np.flatnonzero(agree)] = log_distance < median - OUTLIER_DEVIATIONS * spread
+    return disagree | outliers
 
 
 def ranking(scores: np.ndarray) -> np.ndarray:
@@ -47,11 +64,53 @@ def find_label_issues(
     threads: Optional[int] = None,
     progress: ProgressArg = None,
 ) -> np.ndarray:
-    """Flags the samples whose label is likely wrong.
+    """The samples whose given label is likely wrong, most suspicious first.
 
-    Scores every sample with the label-referenced weights-boundary score (``wbound.score(...,
-    reference="label")``: ``-distance`` when the model predicts the given label, ``+distance`` to
-    make it predict the label otherwise; higher = more suspicious), then flags by the rule below.
+    Every sample gets the label-referenced weights-boundary score (``wbound.score(...,
+    reference="label")``): ``-distance`` when the model predicts the given label (the smallest
+    weight change that makes it stop), ``+distance`` otherwise (the smallest change that makes it
+    predict the label); higher = more suspicious. Then:
+
+    - with ``frac``: the top ``ceil(frac * N)`` samples by score are flagged (e.g. the expected
+      noise rate);
+    - else, **the rule**: every sample whose prediction disagrees with its label (score > 0); and
+      when the model disagrees with fewer than 1% of its labels — it has memorised them, flipped
+      ones included — also the samples whose log distance is more than 2 robust standard
+      deviations (1.4826 × MAD) below the median of the agreeing samples: labels the weights
+      barely hold.
+
+    Returns the flagged indices ranked by descending score (ties in input order), or with
+    ``return_indices_ranked_by=None`` a boolean mask over the samples (cleanlab's convention).
+    ``labels``, ``x``, ``model`` and the other arguments are as for :func:`wbound.score`.
+
+    Measured on wbound's benchmark (``wbound bench``'s training sets: 10% of the labels flipped;
+    3 seeds, mean; precision / recall of the flagged set, and the precision among the top k =
+    number flipped of the ranking):
+
+    ==============================================  =======  =========  ======  =====
+    model (training set)                            flagged  precision  recall  P@k
+    ==============================================  =======  =========  ======  =====
+    MNIST MLP, 3 epochs (does not memorise; 2,000)  268      0.71       0.95    0.87
+    MNIST MLP, fits every noisy label (2,000)        34      0.74       0.12    0.48
+    MNIST CNN, fits every noisy label (2,000)        37      0.63       0.11    0.46
+    digits MLP, fits every noisy label (1,000)       14      0.75       0.11    0.52
+    ==============================================  =======  =========  ======  =====
+
+    A model that has memorised its labels hides most flipped ones (the rule then flags few, with
+    about 70% precision); score an earlier checkpoint, or pass ``frac``, to find more.
+
+    The reference MLP fits all 300 of its labels (27 of them flipped) and no distance stands out,
+    so the rule flags nothing; the top 9% holds 11 of the 27:
+
+    >>> import numpy as np, wbound
+    >>> x, y = np.load("tests/fixtures/mlp/x.npy"), np.load("tests/fixtures/mlp/y.npy")
+    >>> flipped = np.load("tests/fixtures/mlp/noisy_idx.npy")
+    >>> model = wbound.Model("tests/fixtures/mlp/model.onnx")
+    >>> len(wbound.find_label_issues(y, x=x, model=model, progress=False))
+    0
+    >>> issues = wbound.find_label_issues(y, x=x, model=model, frac=0.09, progress=False)
+    >>> len(issues), int(np.isin(issues, flipped).sum()), issues[:3].tolist()
+    (27, 11, [151, 44, 100])
     """
     y = _arrays.labels(labels)
     df = score(model, x, y, steps=steps, reference="label", batch_size=batch_size, threads=threads, progress=progress)

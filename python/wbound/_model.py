@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import _wbound
+from ._errors import WboundError
 
 
 class Model(_wbound.Model):
@@ -23,7 +24,7 @@ class Model(_wbound.Model):
     >>> model.input_shape, model.num_classes
     ((3,), 2)
     >>> model.parameters
-    {'dense/kernel:0': 6, 'dense/bias:0': 2}
+    {'linear/dense/MatMul/ReadVariableOp:0': 6, 'linear/dense/BiasAdd/ReadVariableOp:0': 2}
     >>> model.inspect()["trainable"]
     8
     """
@@ -58,9 +59,9 @@ class Model(_wbound.Model):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 try:
-                    torch.onnx.export(module, (x,), buffer, dynamo=False, **options)
+                    torch.onnx.export(module, (x,), buffer, dynamo=False, **options)  # type: ignore[arg-type]
                 except TypeError:  # a torch without the `dynamo` argument: the TorchScript exporter
-                    torch.onnx.export(module, (x,), buffer, **options)
+                    torch.onnx.export(module, (x,), buffer, **options)  # type: ignore[arg-type]
         finally:
             module.train(was_training)
         return cls(buffer.getvalue())
@@ -77,14 +78,29 @@ class Model(_wbound.Model):
             import tf2onnx
         except ImportError:
             raise ImportError("Model.from_keras needs TensorFlow and tf2onnx: pip install tensorflow tf2onnx") from None
-        shape = tuple(model.inputs[0].shape) if getattr(model, "inputs", None) else tuple(model.input_shape)
-        dtype = getattr(model.inputs[0], "dtype", tf.float32) if getattr(model, "inputs", None) else tf.float32
-        spec = (tf.TensorSpec((None,) + tuple(shape[1:]), dtype, name="x"),)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        inputs = getattr(model, "inputs", None)
+        shape = tuple(inputs[0].shape) if inputs else tuple(model.input_shape)
+        dtype = getattr(inputs[0], "dtype", tf.float32) if inputs else tf.float32
+
+        def spec(batch: Any) -> tuple[Any, ...]:
+            return (tf.TensorSpec((batch,) + tuple(shape[1:]), dtype, name="x"),)
+
+        def keras_2() -> Any:  # tf2onnx's Keras route, a dynamic batch axis
+            return tf2onnx.convert.from_keras(model, input_signature=spec(None), opset=13)[0]
+
+        def keras_3() -> Any:
+            # Keras 3 models go through a tf.function; a static batch of 1 lets tf2onnx fold the
+            # shape arithmetic of Flatten (wbound scores one sample at a time anyway).
+            function = tf.function(lambda x: model(x, training=False), input_signature=spec(1))
+            return tf2onnx.convert.from_function(function, input_signature=spec(1), opset=13)[0]
+
+        failure: Exception = WboundError("tf2onnx exported nothing")
+        for export in (keras_2, keras_3):
             try:
-                proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=13)
-            except Exception:  # Keras 3 models: through a tf.function of the model
-                function = tf.function(lambda x: model(x, training=False), input_signature=spec)
-                proto, _ = tf2onnx.convert.from_function(function, input_signature=spec, opset=13)
-        return cls(proto.SerializeToString())
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    proto = export()
+                return cls(proto.SerializeToString())
+            except Exception as e:  # the next route; the last failure is raised
+                failure = e
+        raise failure

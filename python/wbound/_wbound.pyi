@@ -5,12 +5,16 @@ from typing import Any, Callable, Optional, Union
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import disjoint_base, final
+
+__all__ = ["Model", "Calculator", "TopKSelector", "COLUMNS", "__version__"]
 
 COLUMNS: list[str]
 __version__: str
 
 _Progress = Optional[Callable[[int, Optional[int]], Any]]
 
+@disjoint_base
 class Model:
     def __new__(cls, source: Union[str, "os.PathLike[str]", bytes, bytearray]) -> "Model": ...
     @property
@@ -24,6 +28,7 @@ class Model:
     def to_bytes(self) -> bytes: ...
     def inspect(self) -> dict[str, Any]: ...
 
+@final
 class Calculator:
     def __new__(
         cls,
@@ -57,6 +62,7 @@ class Calculator:
         progress: _Progress = None,
     ) -> tuple[npt.NDArray[np.int64], dict[str, Any], npt.NDArray[np.float32]]: ...
 
+@final
 class TopKSelector:
     def __new__(cls, k: int, order: str) -> "TopKSelector": ...
     def set_sample_shape(self, shape: list[int]) -> None: ...
