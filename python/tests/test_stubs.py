@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import wbound
+from conftest import ROOT
 from wbound import _wbound
 
 PACKAGE = Path(wbound.__file__).parent
@@ -66,7 +67,7 @@ def test_the_package_is_marked_typed():
 def test_mypy_stubtest_agrees():
     if importlib.util.find_spec("mypy") is None:
         pytest.skip("mypy is not installed (.ci/run installs it)")
-    config = PACKAGE.parent / "pyproject.toml"
+    config = ROOT / "python" / "pyproject.toml"
     args = [sys.executable, "-m", "mypy.stubtest", "--mypy-config-file", str(config), "wbound"]
     r = subprocess.run(args, capture_output=True, text=True, cwd=PACKAGE.parent)
     assert r.returncode == 0, r.stdout + r.stderr
