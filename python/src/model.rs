@@ -92,26 +92,22 @@ impl PyModel {
         d.set_item("opset", summary.opset)?;
         let ops = PyDict::new(py);
         for (op, count) in &summary.op_counts {
-            let supported = !summary.unsupported.iter().any(|u| &u.op == op);
-            ops.set_item(
-                op,
-                dict(
-                    py,
-                    [("count", count.into_pyobject(py)?.into_any()), ("supported", supported_obj(py, supported))],
-                )?,
-            )?;
+            let entry = PyDict::new(py);
+            entry.set_item("count", count)?;
+            entry.set_item("supported", !summary.unsupported.iter().any(|u| &u.op == op))?;
+            ops.set_item(op, entry)?;
         }
         d.set_item("ops", ops)?;
-        let value = |id: usize, classes: Option<usize>| -> PyResult<Bound<'py, PyDict>> {
-            let v = dict(py, [("name", g.values[id].name.clone().into_pyobject(py)?.into_any())])?;
+        let value = |id: usize| -> PyResult<Bound<'py, PyDict>> {
+            let v = PyDict::new(py);
+            v.set_item("name", &g.values[id].name)?;
             v.set_item("shape", PyTuple::new(py, &g.values[id].shape[1..])?)?;
-            if let Some(c) = classes {
-                v.set_item("classes", c)?;
-            }
             Ok(v)
         };
-        d.set_item("input", value(g.input, None)?)?;
-        d.set_item("output", value(g.output, Some(model.num_classes()))?)?;
+        d.set_item("input", value(g.input)?)?;
+        let output = value(g.output)?;
+        output.set_item("classes", model.num_classes())?;
+        d.set_item("output", output)?;
         let params = PyList::empty(py);
         for t in model.tensors() {
             let role = match t.role {
@@ -119,7 +115,8 @@ impl PyModel {
                 Role::Constant => "constant",
                 Role::Statistic => "statistic",
             };
-            let p = dict(py, [("name", t.name.clone().into_pyobject(py)?.into_any())])?;
+            let p = PyDict::new(py);
+            p.set_item("name", &t.name)?;
             p.set_item("shape", PyTuple::new(py, &t.shape)?)?;
             p.set_item("count", t.data.len())?;
             p.set_item("role", role)?;
@@ -142,23 +139,12 @@ impl PyModel {
 
     fn __repr__(&self) -> String {
         let source = self.path.as_ref().map_or("<bytes>".to_string(), |p| format!("{:?}", p.display().to_string()));
+        let dims: Vec<String> = self.inner.input_shape().iter().map(|d| d.to_string()).collect();
+        let shape = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
         format!(
-            "Model({source}, input_shape={:?}, num_classes={}, trainable={})",
-            self.inner.input_shape(),
+            "Model({source}, input_shape={shape}, num_classes={}, trainable={})",
             self.inner.num_classes(),
             self.inner.num_trainable()
         )
     }
-}
-
-fn supported_obj(py: Python<'_>, b: bool) -> Bound<'_, PyAny> {
-    pyo3::types::PyBool::new(py, b).to_owned().into_any()
-}
-
-fn dict<'py, const N: usize>(py: Python<'py>, items: [(&str, Bound<'py, PyAny>); N]) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    for (k, v) in items {
-        d.set_item(k, v)?;
-    }
-    Ok(d)
 }

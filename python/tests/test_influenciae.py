@@ -84,3 +84,23 @@ def test_influenciae_order_enum_and_norm_types(x):
         calc.compute_top_k_from_training_dataset(x, 3, "sideways")
     with pytest.raises(wbound.SettingError, match="invalid k: must be at least 1"):
         calc.compute_top_k_from_training_dataset(x, 0)
+
+
+def test_a_torch_data_loader_and_tensors(calc, x):
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    want = np.concatenate([s for _, s in calc.compute_influence_values(x)])
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(x), torch.zeros(len(x))), batch_size=64)
+    np.testing.assert_array_equal(np.concatenate([s for _, s in calc.compute_influence_values(loader)]), want)
+    np.testing.assert_array_equal(np.concatenate([s for _, s in calc.compute_influence_values(torch.from_numpy(x))]), want)
+
+
+def test_a_tf_data_dataset(calc, x):
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    tf = pytest.importorskip("tensorflow", reason="TensorFlow is not installed")
+    want = np.concatenate([s for _, s in calc.compute_influence_values(x)])
+    dataset = tf.data.Dataset.from_tensor_slices((x, np.zeros(len(x)))).batch(32)
+    np.testing.assert_array_equal(np.concatenate([s for _, s in calc.compute_influence_values(dataset)]), want)
+    samples, values, indices = calc.compute_top_k_from_training_dataset(dataset, 5)
+    np.testing.assert_array_equal(samples, x[indices])
