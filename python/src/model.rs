@@ -1,13 +1,14 @@
 //! `wbound.Model`: an ONNX classifier loaded from a path or bytes, with its shapes, parameters and
 //! the report of `wbound inspect` as a dict.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyTuple};
 use wbound::engine::{DualNorm, Engine, Selection};
-use wbound::graph::Role;
+use wbound::graph::{Reason, Role};
 use wbound::{onnx, Error, ParamSelection};
 
 use crate::errors::to_py;
@@ -94,7 +95,7 @@ impl PyModel {
         for (op, count) in &summary.op_counts {
             let entry = PyDict::new(py);
             entry.set_item("count", count)?;
-            entry.set_item("supported", !summary.unsupported.iter().any(|u| &u.op == op))?;
+            entry.set_item("supported", onnx::is_supported(op))?;
             ops.set_item(op, entry)?;
         }
         d.set_item("ops", ops)?;
@@ -108,8 +109,10 @@ impl PyModel {
         let output = value(g.output)?;
         output.set_item("classes", model.num_classes())?;
         d.set_item("output", output)?;
+        // As `wbound inspect` lists them: every tensor but the importer's own constants, with
+        // its role and why it has it; then the float initializers no node reads as a tensor.
         let params = PyList::empty(py);
-        for t in model.tensors() {
+        for t in model.tensors().iter().filter(|t| t.reason != Reason::Internal) {
             let role = match t.role {
                 Role::Trainable { .. } => "trainable",
                 Role::Constant => "constant",
@@ -120,8 +123,19 @@ impl PyModel {
             p.set_item("shape", PyTuple::new(py, &t.shape)?)?;
             p.set_item("count", t.data.len())?;
             p.set_item("role", role)?;
+            p.set_item("why", t.reason.to_string())?;
             params.append(p)?;
         }
+        let in_graph: HashSet<&str> = model.tensors().iter().map(|t| t.name.as_str()).collect();
+        let parts: HashSet<&str> =
+            model.tensors().iter().map(|t| t.name.split('[').next().unwrap_or(&t.name)).collect();
+        let folded = PyDict::new(py);
+        for (name, count) in &summary.float_initializers {
+            if !in_graph.contains(name.as_str()) && !parts.contains(name.as_str()) {
+                folded.set_item(name, count)?;
+            }
+        }
+        d.set_item("folded_or_unused", folded)?;
         d.set_item("parameters", params)?;
         d.set_item("trainable", model.num_trainable())?;
         let m = model.num_classes() - 1;

@@ -23,8 +23,9 @@ def test_every_kind_of_source_loads_the_same_model(kind):
     assert model.path == (None if kind in ("bytes", "bytearray") else str(path))
 
 
-def test_inspect_reports_what_the_cli_prints(cli):
-    path = fixture("cnn/model.onnx")
+@pytest.mark.parametrize("name", ["cnn/model.onnx", "arch/densenet/legacy.onnx", "arch/bert/dynamo.onnx", "arch/gru/legacy.onnx"])
+def test_inspect_reports_what_the_cli_prints(cli, name):
+    path = fixture(name)
     info = wbound.Model(path).inspect()
     text = run_cli(cli, "inspect", "--model", path).stdout
     assert f"producer: {info['producer']}  opset: {info['opset']}" in text
@@ -32,8 +33,12 @@ def test_inspect_reports_what_the_cli_prints(cli):
         assert re.search(rf"^  {op}\s+{entry['count']}$", text, re.M), op
     assert f"input:  {info['input']['name']} [N, {', '.join(map(str, info['input']['shape']))}]" in text
     assert f"({info['output']['classes']} classes)" in text
+    moved, fixed = text.split("parameters (moved by DeepFool):")[1].split("not moved:")
     for p in info["parameters"]:
-        assert re.search(rf"^  {re.escape(p['name'])}\s+{re.escape(str(list(p['shape'])))}\s+{p['count']}  {p['role']}", text, re.M), p
+        row = rf"^  {re.escape(p['name'])}\s+{re.escape(str(list(p['shape'])))}\s+{p['count']}  {re.escape(p['why'])}$"
+        assert re.search(row, moved if p["role"] == "trainable" else fixed, re.M), p
+    for name, count in info["folded_or_unused"].items():
+        assert re.search(rf"^  {re.escape(name)}\s+{count}  folded into constants at import, or unused$", fixed, re.M)
     assert f"trainable: {info['trainable']} values" in text
     cost = info["step_multiply_adds"]
     assert f"forward {cost['forward']}, backward {cost['backward']}, gradient norms {cost['norms']}, chosen gradient {cost['gradient']}, total {cost['total']}" in text

@@ -19,6 +19,16 @@ def test_scores_equal_the_cli_csv_exactly(cli, case):
     assert len(df) == len(np.load(x)) and df["index"].tolist() == list(range(len(df)))
 
 
+@pytest.mark.parametrize("case", ["bert/legacy", "densenet/dynamo", "lstm/legacy"])
+def test_architecture_fixtures_equal_the_cli(cli, case):
+    # Token ids (BERT, int64 x.npy) and image models, prediction and label reference.
+    model, x, y = fixture(f"arch/{case}.onnx"), fixture(f"arch/{case.split('/')[0]}/x.npy"), fixture(f"arch/{case.split('/')[0]}/y.npy")
+    for reference in ["prediction", "label"]:
+        df = wbound.score(model, np.load(x), np.load(y), reference=reference, progress=False)
+        flags = ["--model", model, "--inputs", x, "--labels", y, "--reference", reference]
+        assert_frame_equals_cli(df, cli_csv(cli, *flags))
+
+
 @pytest.mark.parametrize(
     "settings, flags",
     [

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use wbound::engine::{DualNorm, Engine, Selection};
-use wbound::graph::Role;
+use wbound::graph::{Reason, Role};
 use wbound::onnx;
 use wbound::{Model, ParamSelection};
 
@@ -16,7 +16,7 @@ pub fn run(a: &InspectArgs) -> Result<()> {
     println!("producer: {}  opset: {}", summary.producer, summary.opset.map_or("?".into(), |v| v.to_string()));
     println!("ops ({} nodes):", summary.op_counts.values().sum::<usize>());
     for (op, count) in &summary.op_counts {
-        let mark = if onnx::SUPPORTED_OPS.contains(&op.as_str()) { "" } else { "  UNSUPPORTED" };
+        let mark = if onnx::is_supported(op) { "" } else { "  UNSUPPORTED" };
         println!("  {op:<22} {count:>5}{mark}");
     }
     if !summary.unsupported.is_empty() {
@@ -32,15 +32,30 @@ pub fn run(a: &InspectArgs) -> Result<()> {
         dims(&g.values[g.output].shape[1..]),
         model.num_classes()
     );
-    println!("parameters:");
-    println!("  {:<48} {:>16} {:>10}  role", "name", "shape", "count");
-    for t in model.tensors() {
-        let role = match t.role {
-            Role::Trainable { .. } => "trainable",
-            Role::Constant => "constant",
-            Role::Statistic => "statistic (not moved)",
-        };
-        println!("  {:<48} {:>16} {:>10}  {role}", t.name, format!("{:?}", t.shape), t.data.len());
+    println!("parameters (moved by DeepFool):");
+    println!("  {:<48} {:>16} {:>10}  why", "name", "shape", "count");
+    let row = |t: &wbound::graph::Tensor| {
+        println!("  {:<48} {:>16} {:>10}  {}", t.name, format!("{:?}", t.shape), t.data.len(), t.reason)
+    };
+    model.tensors().iter().filter(|t| matches!(t.role, Role::Trainable { .. })).for_each(row);
+    println!("not moved:");
+    let fixed: Vec<_> = model
+        .tensors()
+        .iter()
+        .filter(|t| !matches!(t.role, Role::Trainable { .. }) && t.reason != Reason::Internal)
+        .collect();
+    fixed.iter().for_each(|t| row(t));
+    // Float initializers that no node reads as a tensor: folded into constants at import, or unused.
+    let in_graph: std::collections::HashSet<&str> = model.tensors().iter().map(|t| t.name.as_str()).collect();
+    let prefix = |n: &str| n.split('[').next().unwrap_or(n).to_string();
+    let parts: std::collections::HashSet<String> = model.tensors().iter().map(|t| prefix(&t.name)).collect();
+    for (name, count) in &summary.float_initializers {
+        if !in_graph.contains(name.as_str()) && !parts.contains(name) {
+            println!("  {name:<48} {:>16} {count:>10}  folded into constants at import, or unused", "");
+        }
+    }
+    if fixed.is_empty() {
+        println!("  (none besides importer constants)");
     }
     println!("trainable: {} values; every op is supported", model.num_trainable());
     let selection = Selection::new(g, ParamSelection::All.resolve(g)?);

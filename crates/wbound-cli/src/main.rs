@@ -17,6 +17,7 @@ mod plot;
 mod progress;
 mod score;
 mod topk;
+mod weights_note;
 
 use std::process::ExitCode;
 

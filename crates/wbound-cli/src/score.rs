@@ -40,6 +40,7 @@ pub fn calculator<'m>(run: &RunArgs, model: &'m Model) -> WeightsBoundaryCalcula
 
 pub fn run(a: &ScoreArgs) -> Result<()> {
     let model = Model::load(&a.run.model)?;
+    crate::weights_note::print(&model, &a.run.params);
     let input = input::load(&a.data, &model)?;
     if a.reference == Reference::Labels && input.labels.is_none() {
         return Err(usage(

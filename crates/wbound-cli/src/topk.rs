@@ -10,6 +10,7 @@ use crate::{grid, score, usage};
 
 pub fn run(a: &TopKArgs) -> Result<()> {
     let model = Model::load(&a.run.model)?;
+    crate::weights_note::print(&model, &a.run.params);
     let input = input::load(&a.data, &model)?;
     let n = input.range.len();
     let k = a.k as usize;

@@ -49,6 +49,7 @@ pub mod onnx;
 pub mod ops;
 pub mod params;
 pub mod sample_boundary;
+pub mod tensor;
 
 pub use calculator::{
     human_bytes, InfluenceValues, MemoryPlan, Order, ScoredBatch, TopK, TopKSelector, WeightsBoundaryCalculator,

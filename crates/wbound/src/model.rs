@@ -2,9 +2,10 @@
 
 use std::path::Path;
 
+use crate::data::Dataset;
 use crate::engine::{Engine, Selection};
 use crate::error::{Error, Result};
-use crate::graph::{Graph, Role, Tensor};
+use crate::graph::{Graph, Reason, Role, Tensor};
 
 /// A classifier loaded from ONNX.
 ///
@@ -68,6 +69,50 @@ impl Model {
     /// Number of trainable scalars (what DeepFool moves by default).
     pub fn num_trainable(&self) -> usize {
         self.graph.tensors.iter().filter(|t| matches!(t.role, Role::Trainable { .. })).map(|t| t.data.len()).sum()
+    }
+
+    /// The float tensors that stay fixed by the rules of README "Which weights are parameters"
+    /// although they are not BatchNormalization statistics or importer constants (an epsilon):
+    /// the constants a user may want to check. Returns `(tensors, values)`.
+    pub fn fixed_constants(&self) -> (usize, usize) {
+        let fixed = self.graph.tensors.iter().filter(|t| t.role == Role::Constant && t.reason != Reason::Internal);
+        fixed.fold((0, 0), |(n, v), t| (n + 1, v + t.data.len()))
+    }
+
+    /// Float values in the model's weight tensors (importer constants excluded).
+    pub fn float_values(&self) -> usize {
+        self.graph.tensors.iter().filter(|t| t.reason != Reason::Internal).map(|t| t.data.len()).sum()
+    }
+
+    /// Whether the model takes integers (token ids) rather than floats.
+    pub fn takes_token_ids(&self) -> bool {
+        self.graph.integer_input
+    }
+
+    /// For a model whose input indexes embedding tables (token ids): an error naming the first
+    /// sample, position and value that is not a whole number in `0..rows` of every such table.
+    /// Other models: nothing to check.
+    pub fn check_token_ids(&self, data: &dyn Dataset, batch: usize) -> Result<()> {
+        let Some((rows, table)) = self.graph.index_tables.iter().min_by_key(|(rows, _)| *rows) else {
+            return Ok(());
+        };
+        let n = self.input_len().max(1);
+        let mut buf = Vec::new();
+        for start in (0..data.len()).step_by(batch.max(1)) {
+            buf.clear();
+            data.read(start, batch.min(data.len() - start), &mut buf)?;
+            if let Some(bad) = buf.iter().position(|&v| v.fract() != 0.0 || !(v >= 0.0 && (v as f64) < *rows as f64)) {
+                let (i, p, v) = (start + bad / n, bad % n, buf[bad]);
+                let what =
+                    if v.fract() != 0.0 || !v.is_finite() { "is not a token id" } else { "is outside the table" };
+                return Err(Error::Data(format!(
+                    "sample {i} holds {v} at position {p}, which {what}: the model looks ids up in '{table}' of {rows} rows \
+                     (ids 0 to {})",
+                    rows - 1
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The logits of one sample with the trained weights.

@@ -14,7 +14,7 @@ use common::{attr_float, attr_int, attr_ints, attr_str, attr_tensor, f32_tensor,
 use proptest::prelude::*;
 use wbound::engine::{DualNorm, Engine, Selection};
 use wbound::graph::{Graph, Role, TensorId};
-use wbound::ops::{ActivationKind, BinaryKind, Op, Operand, PoolKind, Remap, WeightLayout};
+use wbound::ops::{ActivationKind, BinaryKind, Entry, Indices, Op, Operand, PoolKind, ReduceKind, WeightLayout};
 use wbound::Model;
 
 // ---------------------------------------------------------------------------------------------
@@ -82,28 +82,36 @@ fn eval(op: &Op, w: &[Vec<f64>], ins: &[&[f64]]) -> Vec<f64> {
         Op::Conv(o) => {
             let (x, wt) = (ins[0], &w[o.weight]);
             let (cin_g, cout_g) = (o.cin / o.group, o.cout / o.group);
-            let [kh, kw] = o.kernel;
-            let mut y = vec![0.0; o.cout * o.oh * o.ow];
+            let [kd, kh, kw] = o.kernel;
+            let [id, ih, iw] = o.input;
+            let [od, oh, ow] = o.out;
+            let mut y = vec![0.0; o.cout * od * oh * ow];
             for co in 0..o.cout {
                 let g = co / cout_g;
-                for oy in 0..o.oh {
-                    for ox in 0..o.ow {
-                        let mut s = o.bias.map_or(0.0, |b| w[b][co]);
-                        for ci in 0..cin_g {
-                            for i in 0..kh {
-                                for j in 0..kw {
-                                    let iy = tap(oy, i, o.stride[0], o.dilation[0], o.pads[0]);
-                                    let ix = tap(ox, j, o.stride[1], o.dilation[1], o.pads[1]);
-                                    if iy < 0 || ix < 0 || iy >= o.h as isize || ix >= o.w as isize {
-                                        continue;
+                for oz in 0..od {
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            let mut s = o.bias.map_or(0.0, |b| w[b][co]);
+                            for ci in 0..cin_g {
+                                for a in 0..kd {
+                                    for i in 0..kh {
+                                        for j in 0..kw {
+                                            let iz = tap(oz, a, o.stride[0], o.dilation[0], o.pads[0]);
+                                            let iy = tap(oy, i, o.stride[1], o.dilation[1], o.pads[1]);
+                                            let ix = tap(ox, j, o.stride[2], o.dilation[2], o.pads[2]);
+                                            let out = iz < 0 || iy < 0 || ix < 0;
+                                            if out || iz >= id as isize || iy >= ih as isize || ix >= iw as isize {
+                                                continue;
+                                            }
+                                            let c = g * cin_g + ci;
+                                            let xv = x[((c * id + iz as usize) * ih + iy as usize) * iw + ix as usize];
+                                            s += wt[(((co * cin_g + ci) * kd + a) * kh + i) * kw + j] * xv;
+                                        }
                                     }
-                                    let c = g * cin_g + ci;
-                                    let xv = x[(c * o.h + iy as usize) * o.w + ix as usize];
-                                    s += wt[((co * cin_g + ci) * kh + i) * kw + j] * xv;
                                 }
                             }
+                            y[((co * od + oz) * oh + oy) * ow + ox] = s;
                         }
-                        y[(co * o.oh + oy) * o.ow + ox] = s;
                     }
                 }
             }
@@ -111,34 +119,45 @@ fn eval(op: &Op, w: &[Vec<f64>], ins: &[&[f64]]) -> Vec<f64> {
         }
         Op::Pool(o) => {
             let x = ins[0];
-            let mut y = vec![0.0; o.c * o.oh * o.ow];
+            let [id, ih, iw] = o.input;
+            let [od, oh, ow] = o.out;
+            let mut y = vec![0.0; o.c * od * oh * ow];
             for c in 0..o.c {
-                for oy in 0..o.oh {
-                    for ox in 0..o.ow {
-                        let (mut max, mut sum, mut inside, mut padded) = (f64::NEG_INFINITY, 0.0, 0usize, 0usize);
-                        for i in 0..o.kernel[0] {
-                            for j in 0..o.kernel[1] {
-                                let iy = tap(oy, i, o.stride[0], o.dilation[0], o.pads[0]);
-                                let ix = tap(ox, j, o.stride[1], o.dilation[1], o.pads[1]);
-                                // Inside the padded input (ONNX count_include_pad counts these).
-                                if iy < (o.h + o.pads[2]) as isize && ix < (o.w + o.pads[3]) as isize {
-                                    padded += 1;
+                for oz in 0..od {
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            let (mut max, mut sum, mut inside, mut padded) = (f64::NEG_INFINITY, 0.0, 0usize, 0usize);
+                            for a in 0..o.kernel[0] {
+                                for i in 0..o.kernel[1] {
+                                    for j in 0..o.kernel[2] {
+                                        let iz = tap(oz, a, o.stride[0], o.dilation[0], o.pads[0]);
+                                        let iy = tap(oy, i, o.stride[1], o.dilation[1], o.pads[1]);
+                                        let ix = tap(ox, j, o.stride[2], o.dilation[2], o.pads[2]);
+                                        // Inside the padded input (ONNX count_include_pad counts these).
+                                        if iz < (id + o.pads[3]) as isize
+                                            && iy < (ih + o.pads[4]) as isize
+                                            && ix < (iw + o.pads[5]) as isize
+                                        {
+                                            padded += 1;
+                                        }
+                                        let out = iz < 0 || iy < 0 || ix < 0;
+                                        if out || iz >= id as isize || iy >= ih as isize || ix >= iw as isize {
+                                            continue;
+                                        }
+                                        let v = x[((c * id + iz as usize) * ih + iy as usize) * iw + ix as usize];
+                                        inside += 1;
+                                        sum += v;
+                                        max = max.max(v);
+                                    }
                                 }
-                                if iy < 0 || ix < 0 || iy >= o.h as isize || ix >= o.w as isize {
-                                    continue;
-                                }
-                                let v = x[(c * o.h + iy as usize) * o.w + ix as usize];
-                                inside += 1;
-                                sum += v;
-                                max = max.max(v);
                             }
+                            y[((c * od + oz) * oh + oy) * ow + ox] = match o.kind {
+                                _ if inside == 0 => 0.0,
+                                PoolKind::Max => max,
+                                PoolKind::Average { count_include_pad: true } => sum / padded as f64,
+                                PoolKind::Average { count_include_pad: false } => sum / inside as f64,
+                            };
                         }
-                        y[(c * o.oh + oy) * o.ow + ox] = match o.kind {
-                            _ if inside == 0 => 0.0,
-                            PoolKind::Max => max,
-                            PoolKind::Average { count_include_pad: true } => sum / padded as f64,
-                            PoolKind::Average { count_include_pad: false } => sum / inside as f64,
-                        };
                     }
                 }
             }
@@ -186,6 +205,8 @@ fn eval(op: &Op, w: &[Vec<f64>], ins: &[&[f64]]) -> Vec<f64> {
                 ActivationKind::Neg => -v,
                 ActivationKind::Abs => v.abs(),
                 ActivationKind::Reciprocal => 1.0 / v,
+                ActivationKind::Sin => v.sin(),
+                ActivationKind::Cos => v.cos(),
             })
             .collect(),
         Op::Softmax(o) => {
@@ -203,7 +224,50 @@ fn eval(op: &Op, w: &[Vec<f64>], ins: &[&[f64]]) -> Vec<f64> {
             }
             y
         }
-        Op::Remap(o) => o.map.iter().map(|&e| Remap::source(e).map_or(f64::from(o.fill), |(s, i)| ins[s][i])).collect(),
+        Op::Remap(o) => (0..o.len())
+            .map(|k| match o.entry(k) {
+                Entry::Input { input, index } => ins[input][index],
+                Entry::Const(c) => f64::from(c),
+            })
+            .collect(),
+        Op::Source(o) => w[o.tensor].clone(),
+        Op::MatMul(o) => {
+            let (a, b) = (ins[0], ins[1]);
+            let mut y = vec![0.0; o.a_off.len() * o.m * o.n];
+            for (bi, (&ao, &bo)) in o.a_off.iter().zip(&o.b_off).enumerate() {
+                for i in 0..o.m {
+                    for j in 0..o.n {
+                        y[(bi * o.m + i) * o.n + j] = (0..o.k).map(|p| a[ao + i * o.k + p] * b[bo + p * o.n + j]).sum();
+                    }
+                }
+            }
+            y
+        }
+        Op::Reduce(o) => {
+            let n = (o.out_of.len() / o.out_len) as f64;
+            let mut groups = vec![Vec::new(); o.out_len];
+            for (i, &g) in o.out_of.iter().enumerate() {
+                groups[g as usize].push(ins[0][i]);
+            }
+            groups
+                .iter()
+                .map(|g| match o.kind {
+                    ReduceKind::Sum => g.iter().sum(),
+                    ReduceKind::Mean => g.iter().sum::<f64>() / n,
+                    ReduceKind::Max => g.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                    ReduceKind::Min => g.iter().copied().fold(f64::INFINITY, f64::min),
+                })
+                .collect()
+        }
+        Op::Embedding(o) => {
+            let rows: Vec<usize> = match &o.indices {
+                Indices::Input => {
+                    ins[0].iter().map(|&v| if v < 0.0 { (v + o.rows as f64) as usize } else { v as usize }).collect()
+                }
+                Indices::Const { idx, .. } => idx.iter().map(|&i| i as usize).collect(),
+            };
+            rows.iter().flat_map(|&r| w[o.table][r * o.dim..(r + 1) * o.dim].to_vec()).collect()
+        }
         Op::Binary(o) => {
             let side = |s: usize, i: usize| {
                 let j = o.maps[s].as_ref().map_or(i, |m| m[i] as usize);
@@ -222,6 +286,8 @@ fn eval(op: &Op, w: &[Vec<f64>], ins: &[&[f64]]) -> Vec<f64> {
                         BinaryKind::Div => a / b,
                         BinaryKind::PRelu if a > 0.0 => a,
                         BinaryKind::PRelu => b * a,
+                        BinaryKind::Min => a.min(b),
+                        BinaryKind::Max => a.max(b),
                     }
                 })
                 .collect()
@@ -624,6 +690,305 @@ fn joins(seed: u64) -> (Vec<u8>, Vec<f32>) {
     (m.to_bytes(), rng.vec(32, 1.0))
 }
 
+/// Attention as a ViT exports it: a class token (a parameter entering the graph as a value:
+/// Expand to the batch through the exporters' shape arithmetic — Shape, Slice, Concat, Equal,
+/// ConstantOfShape, Where — then Concat with the patches), a position embedding and a layer scale
+/// that move by their names, `q · kᵀ` and `p · v` of computed values, a causal mask (Range,
+/// Unsqueeze, Less, Where of a constant condition) and a Trilu, Softmax on the last axis, and the
+/// class token picked by Gather. Input `[N, 3, 4]` (3 patches of 4), 3 classes.
+fn attention(seed: u64) -> (Vec<u8>, Vec<f32>) {
+    let mut rng = Rng::new(seed);
+    let mut m = OnnxBuilder::new("x", &[3, 4]).opset(17);
+    let cls = rand_init(&mut m, &mut rng, "cls_token", &[1, 1, 4], 1);
+    let sh = m.op("Shape", &["x"], vec![]);
+    let (s0, s1) = (m.init_i64("s0", &[1], &[0]), m.init_i64("s1", &[1], &[1]));
+    let n = m.op("Slice", &[&sh, &s0, &s1], vec![]);
+    let rest = m.init_i64("rest", &[2], &[-1, -1]);
+    let tgt = m.op("Concat", &[&n, &rest], vec![attr_int("axis", 0)]);
+    let tshape = m.op("Shape", &[&tgt], vec![]);
+    let one = common::i64_tensor("one", &[1], &[1]);
+    let ones = m.op("ConstantOfShape", &[&tshape], vec![attr_tensor("value", one)]);
+    let minus1 = m.init_i64("minus1", &[], &[-1]);
+    let eq = m.op("Equal", &[&tgt, &minus1], vec![]);
+    let shape = m.op("Where", &[&eq, &ones, &tgt], vec![]);
+    let token = m.op("Expand", &[&cls, &shape], vec![]);
+    let seq = m.op("Concat", &[&token, "x"], vec![attr_int("axis", 1)]); // [1, 4, 4]
+    let pos = rand_init(&mut m, &mut rng, "pos_embed", &[1, 4, 4], 1);
+    let h = m.op("Add", &[&seq, &pos], vec![]);
+    let proj = |m: &mut OnnxBuilder, rng: &mut Rng, name: &str| {
+        let w = rand_init(m, rng, name, &[4, 4], 4);
+        m.op("MatMul", &[&h, &w], vec![])
+    };
+    let (q, k, v) = (proj(&mut m, &mut rng, "q.w"), proj(&mut m, &mut rng, "k.w"), proj(&mut m, &mut rng, "v.w"));
+    let kt = m.op("Transpose", &[&k], vec![attr_ints("perm", &[0, 2, 1])]);
+    let scores = m.op("MatMul", &[&q, &kt], vec![]);
+    let scale = m.init_f32("onnx::Div_7", &[], &[2.0]);
+    let scores = m.op("Div", &[&scores, &scale], vec![]);
+    let tri = m.op("Trilu", &[&scores], vec![attr_int("upper", 0)]);
+    let (start, limit, delta) = (m.init_i64("r0", &[], &[0]), m.init_i64("r4", &[], &[4]), m.init_i64("r1", &[], &[1]));
+    let r = m.op("Range", &[&start, &limit, &delta], vec![]);
+    let (a1, a0) = (m.init_i64("a1", &[1], &[1]), m.init_i64("a0", &[1], &[0]));
+    let (rows, cols) = (m.op("Unsqueeze", &[&r, &a1], vec![]), m.op("Unsqueeze", &[&r, &a0], vec![]));
+    let future = m.op("Less", &[&rows, &cols], vec![]);
+    let neg = m.init_f32("onnx::Where_9", &[], &[-30.0]);
+    let masked = m.op("Where", &[&future, &neg, &tri], vec![]);
+    let p = m.op("Softmax", &[&masked], vec![attr_int("axis", -1)]);
+    let o = m.op("MatMul", &[&p, &v], vec![]);
+    let gamma = rand_init(&mut m, &mut rng, "blocks.0.gamma", &[4], 1);
+    let o = m.op("Mul", &[&gamma, &o], vec![]);
+    let h2 = m.op("Add", &[&h, &o], vec![]);
+    let zero = m.init_i64("zero", &[], &[0]);
+    let c = m.op("Gather", &[&h2, &zero], vec![attr_int("axis", 1)]); // [1, 4]
+    let w = rand_init(&mut m, &mut rng, "head.w", &[4, 3], 4);
+    let out = m.op("Gemm", &[&c, &w], vec![]);
+    m.output(&out);
+    (m.to_bytes(), rng.vec(12, 1.0))
+}
+
+#[test]
+fn attention_gradients_match_finite_differences() {
+    for seed in [1, 2, 3] {
+        let (bytes, x) = attention(seed);
+        check_gradients(&format!("attention seed {seed}"), &bytes, &x);
+    }
+}
+
+/// The class token, position embedding and layer scale of [`attention`] move (by their names); the
+/// exporter-named scale and mask value do not.
+#[test]
+fn parameters_by_name_move_and_exporter_constants_do_not() {
+    let model = Model::from_bytes(&attention(1).0).unwrap();
+    let role = |name: &str| model.tensors().iter().find(|t| t.name == name).map(|t| t.role);
+    for name in ["cls_token", "pos_embed", "blocks.0.gamma", "q.w", "head.w"] {
+        assert!(matches!(role(name), Some(Role::Trainable { .. })), "{name}: {:?}", role(name));
+    }
+    for name in ["onnx::Div_7", "onnx::Where_9"] {
+        assert_eq!(role(name), Some(Role::Constant), "{name}");
+    }
+}
+
+/// One-dimensional and three-dimensional windows, the variadic and reducing ops: Conv and MaxPool
+/// on `[N, 2, 6]`, Sin, Cos, Max / Min / Sum of three and Mean of two values, Split, Tile,
+/// GatherElements, ScatterND, ReduceSum / ReduceMax / ReduceMin, a Slice with a negative step, a
+/// 3-D Conv, AveragePool and GlobalMaxPool. Max, Min and the pools have kinks: fixed seeds.
+fn windows_and_reductions(seed: u64) -> (Vec<u8>, Vec<f32>) {
+    let mut rng = Rng::new(seed);
+    let mut m = OnnxBuilder::new("x", &[2, 6]).opset(13);
+    let w1 = rand_init(&mut m, &mut rng, "conv1d.w", &[3, 2, 3], 6);
+    let c1 = m.op("Conv", &["x", &w1], vec![attr_ints("pads", &[1, 1])]); // [1, 3, 6]
+    let p1 = m.op("MaxPool", &[&c1], vec![attr_ints("kernel_shape", &[2]), attr_ints("strides", &[2])]); // [1, 3, 3]
+    let (s1, c2) = (m.op("Sin", &[&p1], vec![]), m.op("Cos", &[&p1], vec![]));
+    let mx = m.op("Max", &[&s1, &c2, &p1], vec![]);
+    let mn = m.op("Min", &[&s1, &c2, &p1], vec![]);
+    let sm = m.op("Sum", &[&mx, &mn, &p1], vec![]);
+    let me = m.op("Mean", &[&mx, &mn], vec![]);
+    let split = m.init_i64("split", &[2], &[1, 2]);
+    m.node("Split", "split", &[&sm, &split], &["sa", "sb"], vec![attr_int("axis", 2)]);
+    let reps = m.init_i64("reps", &[3], &[1, 1, 2]);
+    let t = m.op("Tile", &["sa", &reps], vec![]); // [1, 3, 2]
+    let gi = m.init_i64("gi", &[1, 3, 2], &[1, 0, 0, 0, 1, 1]);
+    let ge = m.op("GatherElements", &["sb", &gi], vec![attr_int("axis", 2)]);
+    let flat = m.init_i64("flat", &[1], &[-1]);
+    let gf = m.op("Reshape", &[&ge, &flat], vec![]);
+    let (u0, u2) = (m.init_i64("u0", &[1], &[0]), m.init_i64("u2", &[1], &[2]));
+    let upd = m.op("Slice", &[&gf, &u0, &u2], vec![]); // [2]
+    let si = m.init_i64("si", &[2, 3], &[0, 1, 0, 0, 2, 1]);
+    let sc = m.op("ScatterND", &[&t, &si, &upd], vec![]);
+    let ax2 = m.init_i64("ax2", &[1], &[2]);
+    let rs = m.op("ReduceSum", &[&sc, &ax2], vec![]); // [1, 3, 1]
+    let rmx = m.op("ReduceMax", &[&me], vec![attr_ints("axes", &[2])]); // [1, 3, 1]
+    let rmn = m.op("ReduceMin", &[&ge], vec![attr_ints("axes", &[1])]); // [1, 1, 2]
+    let (st, en, stp) =
+        (m.init_i64("st", &[1], &[-1]), m.init_i64("en", &[1], &[-100]), m.init_i64("stp", &[1], &[-1]));
+    let rev = m.op("Slice", &[&me, &st, &en, &ax2, &stp], vec![]); // [1, 3, 3] reversed
+    let shape3 = m.init_i64("shape3", &[5], &[1, 1, 3, 3, 2]);
+    let v3 = m.op("Reshape", &[&c1, &shape3], vec![]);
+    let w3 = rand_init(&mut m, &mut rng, "conv3d.w", &[2, 1, 2, 2, 2], 8);
+    let c3 = m.op("Conv", &[&v3, &w3], vec![]); // [1, 2, 2, 2, 1]
+    let a3 = m.op(
+        "AveragePool",
+        &[&c3],
+        vec![attr_ints("kernel_shape", &[2, 1, 1]), attr_ints("pads", &[0, 1, 0, 0, 1, 0])],
+    );
+    let g3 = m.op("GlobalMaxPool", &[&c3], vec![]);
+    let parts: Vec<String> = [&rs, &rmx, &rmn, &rev, &a3, &g3].iter().map(|v| m.op("Flatten", &[v], vec![])).collect();
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let all = m.op("Concat", &refs, vec![attr_int("axis", 1)]);
+    let n = 3 + 3 + 2 + 9 + 2 * 4 + 2;
+    let w = rand_init(&mut m, &mut rng, "head.w", &[n, 3], n as usize);
+    let out = m.op("Gemm", &[&all, &w], vec![]);
+    m.output(&out);
+    (m.to_bytes(), rng.vec(12, 1.0))
+}
+
+#[test]
+fn window_and_reduction_gradients_match_finite_differences() {
+    for seed in [1, 2, 3] {
+        let (bytes, x) = windows_and_reductions(seed);
+        check_gradients(&format!("windows_and_reductions seed {seed}"), &bytes, &x);
+    }
+}
+
+/// Token ids in, embeddings: a word table looked up at the input's ids (one id twice, so its row's
+/// gradient sums two positions), a position table at constant indices, their sum averaged over
+/// the positions, then a dense head. Input int64 `[N, 5]`, 3 classes.
+fn embeddings(seed: u64) -> (Vec<u8>, Vec<f32>) {
+    let mut rng = Rng::new(seed);
+    let mut m = OnnxBuilder::new("ids", &[5]).integer_input(7);
+    let tok = rand_init(&mut m, &mut rng, "tok.weight", &[7, 4], 1);
+    let e = m.op("Gather", &[&tok, "ids"], vec![]); // [1, 5, 4]
+    let pos = rand_init(&mut m, &mut rng, "pos.weight", &[6, 4], 1);
+    let pi = m.init_i64("position_ids", &[1, 5], &[0, 1, 2, 3, 4]);
+    let p = m.op("Gather", &[&pos, &pi], vec![]); // [1, 5, 4]
+    let h = m.op("Add", &[&e, &p], vec![]);
+    let t = m.op("Tanh", &[&h], vec![]);
+    let mean = m.op("ReduceMean", &[&t], vec![attr_ints("axes", &[1]), attr_int("keepdims", 0)]);
+    let w = rand_init(&mut m, &mut rng, "head.weight", &[4, 3], 4);
+    let out = m.op("MatMul", &[&mean, &w], vec![]);
+    m.output(&out);
+    (m.to_bytes(), vec![3.0, 1.0, 3.0, 0.0, 6.0])
+}
+
+#[test]
+fn embedding_gradients_match_finite_differences() {
+    for seed in [1, 2] {
+        let (bytes, x) = embeddings(seed);
+        check_gradients(&format!("embeddings seed {seed}"), &bytes, &x);
+    }
+}
+
+/// Mask and shape arithmetic that folds at import (Mod, LessOrEqual, Greater, GreaterOrEqual, And,
+/// Or, Xor, Not, BitShift, CumSum, Cast, Floor, Ceil, Round, Sign, IsNaN, IsInf, CastLike, Size),
+/// added to the input: the constant is `[2, 2, 1, 1, 5, 7]` (worked out in the comments). With
+/// `head`, a dense layer follows so that the graph has parameters. Input `[N, 6]`.
+fn folded(head: bool) -> (Vec<u8>, Vec<f32>) {
+    let mut m = OnnxBuilder::new("x", &[6]).opset(13);
+    let a = m.init_i64("a", &[6], &[-3, -1, 0, 2, 5, 7]);
+    let (two, zero, onei) =
+        (m.init_i64("two", &[], &[2]), m.init_i64("zero", &[], &[0]), m.init_i64("onei", &[], &[1]));
+    let md = m.op("Mod", &[&a, &two], vec![]); // [1, 1, 0, 0, 1, 1]
+    let le = m.op("LessOrEqual", &[&a, &zero], vec![]); // [1, 1, 1, 0, 0, 0]
+    let gt = m.op("Greater", &[&a, &two], vec![]); // [0, 0, 0, 0, 1, 1]
+    let ge = m.op("GreaterOrEqual", &[&a, &two], vec![]); // [0, 0, 0, 1, 1, 1]
+    let and = m.op("And", &[&le, &md], vec![]); // [1, 1, 0, 0, 0, 0]
+    let or = m.op("Or", &[&gt, &and], vec![]); // [1, 1, 0, 0, 1, 1]
+    let xor = m.op("Xor", &[&or, &ge], vec![]); // [1, 1, 0, 1, 0, 0]
+    let not = m.op("Not", &[&xor], vec![]); // [0, 0, 1, 0, 1, 1]
+    let bs = m.op("BitShift", &[&not, &onei], vec![attr_str("direction", "LEFT")]); // [0, 0, 2, 0, 2, 2]
+    let cs = m.op("CumSum", &[&bs, &zero], vec![]); // [0, 0, 2, 2, 4, 6]
+    let f = m.op("Cast", &[&cs], vec![attr_int("to", 1)]);
+    let four = m.init_f32("onnx::Div_4", &[], &[4.0]);
+    let frac = m.op("Div", &[&f, &four], vec![]); // [0, 0, 0.5, 0.5, 1, 1.5]
+    let floor = m.op("Floor", &[&frac], vec![]); // [0, 0, 0, 0, 1, 1]
+    let ceil = m.op("Ceil", &[&frac], vec![]); // [0, 0, 1, 1, 1, 2]
+    let round = m.op("Round", &[&frac], vec![]); // half to even: [0, 0, 0, 0, 1, 2]
+    let q = m.init_f32("onnx::Sub_5", &[], &[0.75]);
+    let centered = m.op("Sub", &[&frac, &q], vec![]);
+    let sign = m.op("Sign", &[&centered], vec![]); // [-1, -1, -1, -1, 1, 1]
+    let nan = m.op("Div", &[&f, &f], vec![]); // 0/0 first
+    let isnan = m.op("IsNaN", &[&nan], vec![]); // [1, 1, 0, 0, 0, 0]
+    let onef = m.init_f32("onnx::Div_6", &[], &[1.0]);
+    let inf = m.op("Div", &[&onef, &f], vec![]);
+    let isinf = m.op("IsInf", &[&inf], vec![]); // [1, 1, 0, 0, 0, 0]
+    let (isnan, isinf) = (m.op("CastLike", &[&isnan, &f], vec![]), m.op("CastLike", &[&isinf, &f], vec![]));
+    let size = m.op("Size", &["x"], vec![]);
+    let size = m.op("Cast", &[&size], vec![attr_int("to", 1)]);
+    let six = m.init_f32("onnx::Div_7", &[], &[6.0]);
+    let unit = m.op("Div", &[&size, &six], vec![]); // 1
+    let total = m.op("Sum", &[&floor, &ceil, &round, &sign, &isnan, &isinf, &unit], vec![]); // [2, 2, 1, 1, 5, 7]
+    let mut y = m.op("Add", &["x", &total], vec![]);
+    if head {
+        let w = m.init_f32("head.w", &[6, 3], &Rng::new(5).vec(18, 0.5));
+        y = m.op("MatMul", &[&y, &w], vec![]);
+    }
+    m.output(&y);
+    (m.to_bytes(), vec![0.5, -1.0, 0.25, 2.0, -0.5, 1.0])
+}
+
+fn folded_constants() -> (Vec<u8>, Vec<f32>) {
+    folded(true)
+}
+
+#[test]
+fn mask_and_shape_arithmetic_folds_to_the_hand_computed_constant() {
+    let (bytes, x) = folded(false);
+    let model = Model::from_bytes(&bytes).unwrap();
+    assert_eq!(model.graph().nodes.len(), 1, "everything but the final Add folds");
+    let want: Vec<f64> = x.iter().zip([2.0, 2.0, 1.0, 1.0, 5.0, 7.0]).map(|(&a, b)| f64::from(a) + b).collect();
+    check_closed_form("folded", &bytes, &x, &want);
+    let (bytes, x) = folded_constants();
+    check_gradients("folded constants", &bytes, &x);
+}
+
+/// Recurrent layers: a bidirectional LSTM (layout 1, with B) whose Y feeds, transposed to layout 0,
+/// a GRU with `linear_before_reset = 0` and a given initial state, and a reverse GRU with
+/// `linear_before_reset = 1`; the LSTM's final cell state and both GRUs' outputs go to a dense head.
+/// Input `[N, 4, 3]` (4 steps of 3 features), 3 classes.
+fn recurrent(seed: u64) -> (Vec<u8>, Vec<f32>) {
+    let mut rng = Rng::new(seed);
+    let mut m = OnnxBuilder::new("x", &[4, 3]).opset(14);
+    let (w, r) =
+        (rand_init(&mut m, &mut rng, "lstm.W", &[2, 12, 3], 3), rand_init(&mut m, &mut rng, "lstm.R", &[2, 12, 3], 3));
+    let bias = rand_init(&mut m, &mut rng, "lstm.B", &[2, 24], 1);
+    let attrs = vec![attr_int("hidden_size", 3), attr_str("direction", "bidirectional"), attr_int("layout", 1)];
+    m.node("LSTM", "lstm", &["x", &w, &r, &bias], &["Y", "Y_h", "Y_c"], attrs);
+    let shape = m.init_i64("shape", &[3], &[0, 4, 6]);
+    let y = m.op("Reshape", &["Y", &shape], vec![]); // [1, 4, 6]
+    let yt = m.op("Transpose", &[&y], vec![attr_ints("perm", &[1, 0, 2])]); // [4, 1, 6]
+    let (gw, gr) =
+        (rand_init(&mut m, &mut rng, "gru.W", &[1, 6, 6], 6), rand_init(&mut m, &mut rng, "gru.R", &[1, 6, 2], 2));
+    let gb = rand_init(&mut m, &mut rng, "gru.B", &[1, 12], 1);
+    let h0 = rand_init(&mut m, &mut rng, "gru.h0", &[1, 1, 2], 1);
+    m.node("GRU", "gru", &[&yt, &gw, &gr, &gb, "", &h0], &["G"], vec![attr_int("hidden_size", 2)]);
+    let (vw, vr) =
+        (rand_init(&mut m, &mut rng, "gru2.W", &[1, 6, 6], 6), rand_init(&mut m, &mut rng, "gru2.R", &[1, 6, 2], 2));
+    let vb = rand_init(&mut m, &mut rng, "gru2.B", &[1, 12], 1);
+    let attrs = vec![attr_int("hidden_size", 2), attr_str("direction", "reverse"), attr_int("linear_before_reset", 1)];
+    m.node("GRU", "gru2", &[&yt, &vw, &vr, &vb], &["V"], attrs);
+    let parts: Vec<String> = ["Y_c", "G", "V"]
+        .iter()
+        .map(|v| {
+            let t = m.op("Transpose", &[v], vec![]); // puts the batch axis last or in the middle: flatten all
+            let all = m.init_i64(&format!("{v}.flat"), &[2], &[1, -1]);
+            m.op("Reshape", &[&t, &all], vec![])
+        })
+        .collect();
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let all = m.op("Concat", &refs, vec![attr_int("axis", 1)]); // 6 + 8 + 8
+    let hw = rand_init(&mut m, &mut rng, "head.w", &[22, 3], 22);
+    let out = m.op("Gemm", &[&all, &hw], vec![]);
+    m.output(&out);
+    (m.to_bytes(), rng.vec(12, 1.0))
+}
+
+#[test]
+fn recurrent_gradients_match_finite_differences() {
+    for seed in [1, 2] {
+        let (bytes, x) = recurrent(seed);
+        check_gradients(&format!("recurrent seed {seed}"), &bytes, &x);
+    }
+}
+
+/// The unrolled LSTM computes ONNX's equations: one step of a one-unit LSTM by hand.
+#[test]
+fn interpreter_matches_a_hand_computed_lstm_step() {
+    let mut m = OnnxBuilder::new("x", &[1, 1]);
+    // Gates i, o, f, c: W = [1, 2, 3, 4], R unused on the first step (h0 = 0), B: input 0.25 each.
+    let w = m.init_f32("W", &[1, 4, 1], &[1.0, 2.0, 3.0, 4.0]);
+    let r = m.init_f32("R", &[1, 4, 1], &[0.5; 4]);
+    let b = m.init_f32("B", &[1, 8], &[0.25, 0.25, 0.25, 0.25, 0.0, 0.0, 0.0, 0.0]);
+    let xt = m.op("Transpose", &["x"], vec![attr_ints("perm", &[1, 0, 2])]);
+    m.node("LSTM", "lstm", &[&xt, &w, &r, &b], &["", "Y_h", "Y_c"], vec![attr_int("hidden_size", 1)]);
+    let cat = m.op("Concat", &["Y_h", "Y_c"], vec![attr_int("axis", 2)]);
+    let f = m.op("Flatten", &[&cat], vec![attr_int("axis", 0)]);
+    m.output(&f);
+    let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
+    let x = 0.5;
+    let (i, o, c_) = (sig(x + 0.25), sig(2.0 * x + 0.25), (4.0 * x + 0.25f64).tanh());
+    let c = i * c_; // f · c0 = 0
+    check_closed_form("lstm step", &m.to_bytes(), &[0.5], &[o * c.tanh(), c]);
+}
+
 #[test]
 fn join_gradients_match_finite_differences() {
     for seed in [1, 2] {
@@ -809,12 +1174,17 @@ fn graphs_cover_every_supported_op() {
         joins(1).0,
         decomposed_layer_norm(1).0,
         layer_norms(1).0,
+        attention(1).0,
+        windows_and_reductions(1).0,
+        embeddings(1).0,
+        folded_constants().0,
+        recurrent(1).0,
     ];
     for bytes in graphs {
         let model: wbound::onnx::proto::ModelProto = prost::Message::decode(&bytes[..]).unwrap();
         seen.extend(model.graph.unwrap().node.into_iter().map(|n| n.op_type));
     }
-    let missing: Vec<_> = wbound::onnx::SUPPORTED_OPS.iter().filter(|op| !seen.contains(**op)).collect();
+    let missing: Vec<_> = wbound::onnx::supported_ops().into_iter().filter(|op| !seen.contains(*op)).collect();
     assert!(missing.is_empty(), "ops without a gradient test: {missing:?}");
 }
 
@@ -1077,7 +1447,8 @@ fn interpreter_matches_hand_computed_dense_and_elementwise_ops() {
 /// the start (SAME_LOWER) when odd; output size `ceil(in / stride)`.
 #[test]
 fn same_auto_pad_follows_the_onnx_spec() {
-    for (mode, pads) in [("SAME_UPPER", [0, 0, 1, 1]), ("SAME_LOWER", [1, 1, 0, 0]), ("VALID", [0; 4])] {
+    // Pads as [front, top, left, back, bottom, right]: a 2-D convolution has depth 1.
+    for (mode, pads) in [("SAME_UPPER", [0, 0, 0, 0, 1, 1]), ("SAME_LOWER", [0, 1, 1, 0, 0, 0]), ("VALID", [0; 6])] {
         let mut m = OnnxBuilder::new("x", &[1, 5, 5]);
         let w = m.init_f32("w", &[2, 1, 2, 2], &[1.0; 8]);
         let attrs = vec![attr_str("auto_pad", mode), attr_ints("strides", &[2, 2])];
@@ -1088,6 +1459,24 @@ fn same_auto_pad_follows_the_onnx_spec() {
         let Op::Conv(conv) = &model.graph().nodes[0].op else { panic!("not a Conv") };
         assert_eq!(conv.pads, pads, "{mode}");
         let side = if mode == "VALID" { 2 } else { 3 };
-        assert_eq!([conv.oh, conv.ow], [side, side], "{mode}");
+        assert_eq!(conv.out, [1, side, side], "{mode}");
+    }
+}
+
+/// Writes the graphs above into the fuzzer's seed corpus (`fuzz/seeds/onnx`); run by hand with
+/// `cargo test -p wbound --test gradients -- --ignored write_fuzz_seeds` when graphs change.
+#[test]
+#[ignore]
+fn write_fuzz_seeds() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/onnx");
+    let graphs = [
+        ("attention", attention(1).0),
+        ("windows_and_reductions", windows_and_reductions(1).0),
+        ("embeddings", embeddings(1).0),
+        ("recurrent", recurrent(1).0),
+        ("folded_constants", folded_constants().0),
+    ];
+    for (name, bytes) in graphs {
+        std::fs::write(dir.join(format!("{name}.onnx")), bytes).unwrap();
     }
 }

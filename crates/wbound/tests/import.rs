@@ -419,54 +419,72 @@ fn clip_and_log_softmax_follow_their_definitions() {
     }
 }
 
-/// `ReduceMean` over the trailing axes (PyTorch's `x.mean((2, 3))`) is the mean; over the batch
-/// axis it is refused.
+/// `ReduceMean` over the trailing axes (PyTorch's `x.mean((2, 3))`) or a middle axis is the mean;
+/// over the batch axis it is refused.
 #[test]
-fn reduce_mean_over_trailing_axes() {
+fn reduce_mean_over_any_axis_but_the_batch_axis() {
     let mut m = common::OnnxBuilder::new("x", &[2, 3]).opset(13);
     let y = m.op("ReduceMean", &["x"], vec![attr_ints("axes", &[-1]), attr_int("keepdims", 0)]);
     m.output(&y);
     let model = wbound::Model::from_bytes(&m.to_bytes()).unwrap();
     assert_eq!(model.logits(&[1.0, 2.0, 6.0, -3.0, 0.0, 0.0]).unwrap(), vec![3.0, -1.0]);
     let mut m = common::OnnxBuilder::new("x", &[2, 3]).opset(13);
+    let y = m.op("ReduceMean", &["x"], vec![attr_ints("axes", &[1])]);
+    m.output(&y);
+    let model = wbound::Model::from_bytes(&m.to_bytes()).unwrap();
+    // Column means of [[1, 2, 6], [-3, 0, 0]].
+    assert_eq!(model.logits(&[1.0, 2.0, 6.0, -3.0, 0.0, 0.0]).unwrap(), vec![-1.0, 1.0, 3.0]);
+    let mut m = common::OnnxBuilder::new("x", &[2, 3]).opset(13);
     let y = m.op("ReduceMean", &["x"], vec![attr_ints("axes", &[0, 2])]);
     m.output(&y);
     let err = wbound::Model::from_bytes(&m.to_bytes()).unwrap_err().to_string();
-    assert!(err.contains("ReduceMean") && err.contains("trailing axes"), "{err}");
+    assert!(err.contains("ReduceMean") && err.contains("batch axis"), "{err}");
 }
 
-/// Pad and Concat forms wbound does not take are errors naming the node and what to change.
+/// Pads in constant, reflect and edge mode and crops (negative pads) as `numpy.pad` does; an
+/// unknown mode and padding the batch axis are errors naming the node.
 #[test]
-fn unsupported_pads_and_concats_name_the_node() {
-    let build = |f: &dyn Fn(&mut OnnxBuilder) -> String| {
+fn pads_and_crops_like_numpy() {
+    let run = |pads: &'static [i64], mode: &'static str| {
         let mut m = OnnxBuilder::new("x", &[2, 3]);
-        let out = f(&mut m);
-        m.output(&out);
-        Model::from_bytes(&m.to_bytes()).unwrap_err()
+        let p = m.init_i64("pads", &[6], pads);
+        let y = m.op("Pad", &["x", &p], vec![common::attr_str("mode", mode)]);
+        m.output(&y);
+        Model::from_bytes(&m.to_bytes()).and_then(|model| model.logits(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]))
     };
-    let pad = |pads: &'static [i64], mode: &'static str| {
-        move |m: &mut OnnxBuilder| {
-            let p = m.init_i64("pads", &[6], pads);
-            m.op("Pad", &["x", &p], vec![common::attr_str("mode", mode)])
-        }
-    };
-    for (f, want) in [
-        (pad(&[0, 0, 1, 0, 0, 1], "reflect"), "mode 'reflect'"),
-        (pad(&[0, 0, -1, 0, 0, 1], "constant"), "negative pads"),
-        (pad(&[1, 0, 0, 0, 0, 0], "constant"), "batch axis"),
-    ] {
-        let msg = one_line(&build(&f));
+    // Rows [1, 2, 3] and [4, 5, 6], two values before and one after the last axis.
+    let cases: [(&[i64], &str, Vec<f32>); 4] = [
+        (&[0, 0, 2, 0, 0, 1], "constant", vec![0., 0., 1., 2., 3., 0., 0., 0., 4., 5., 6., 0.]),
+        (&[0, 0, 2, 0, 0, 1], "reflect", vec![3., 2., 1., 2., 3., 2., 6., 5., 4., 5., 6., 5.]),
+        (&[0, 0, 2, 0, 0, 1], "edge", vec![1., 1., 1., 2., 3., 3., 4., 4., 4., 5., 6., 6.]),
+        (&[0, 0, -1, 0, 0, 0], "constant", vec![2., 3., 5., 6.]),
+    ];
+    for (pads, mode, want) in cases {
+        assert_eq!(run(pads, mode).unwrap(), want, "{mode} {pads:?}");
+    }
+    for (pads, mode, want) in
+        [(&[0, 0, 1, 0, 0, 1][..], "wrap", "mode 'wrap'"), (&[1, 0, 0, 0, 0, 0][..], "constant", "batch axis")]
+    {
+        let msg = one_line(&run(pads, mode).unwrap_err());
         assert!(msg.contains("Pad_0") && msg.contains(want), "{msg}");
     }
-    let three = |m: &mut OnnxBuilder| {
-        let t = m.op("Tanh", &["x"], vec![]);
-        m.op("Concat", &["x", &t, &t], vec![attr_int("axis", 1)])
-    };
-    let msg = one_line(&build(&three));
-    assert!(msg.contains("Concat_1") && msg.contains("3 inputs") && msg.contains("two-input"), "{msg}");
-    let batch = |m: &mut OnnxBuilder| m.op("Concat", &["x", "x"], vec![attr_int("axis", 0)]);
-    let msg = one_line(&build(&batch));
-    assert!(msg.contains("Concat_0") && msg.contains("axis 0"), "{msg}");
+}
+
+/// Concat joins any number of computed values and constants; along the batch axis it is refused.
+#[test]
+fn concat_of_many_inputs_and_its_batch_axis() {
+    let mut m = OnnxBuilder::new("x", &[2]);
+    let t = m.op("Neg", &["x"], vec![]);
+    let c = m.init_f32("c", &[1, 1], &[9.0]);
+    let y = m.op("Concat", &["x", &t, &c, "x"], vec![attr_int("axis", 1)]);
+    m.output(&y);
+    let model = Model::from_bytes(&m.to_bytes()).unwrap();
+    assert_eq!(model.logits(&[1.0, 2.0]).unwrap(), vec![1.0, 2.0, -1.0, -2.0, 9.0, 1.0, 2.0]);
+    let mut m = OnnxBuilder::new("x", &[2, 3]);
+    let y = m.op("Concat", &["x", "x"], vec![attr_int("axis", 0)]);
+    m.output(&y);
+    let msg = one_line(&Model::from_bytes(&m.to_bytes()).unwrap_err());
+    assert!(msg.contains("Concat_0") && msg.contains("batch axis"), "{msg}");
 }
 
 /// LayerNormalization over the batch axis, or with its Mean/InvStdDev outputs, is refused.

@@ -1,6 +1,7 @@
 //! The checks a run makes before any work, in one place for every front end (the CLI, the Python
 //! package): the settings (eps, threads, batch size, candidate classes), the data's sample shape
-//! against the model's input, empty data, labels in range, and NaN/∞ in the samples.
+//! against the model's input, empty data, NaN/∞ in the samples, token ids inside their tables,
+//! and labels in range.
 
 use super::WeightsBoundaryCalculator;
 use crate::data::Dataset;
@@ -46,6 +47,10 @@ impl WeightsBoundaryCalculator<'_> {
         }
         if !self.skip_invalid {
             self.check_finite(data)?;
+        }
+        self.model.check_token_ids(data, self.batch_size)?;
+        if self.input_space && self.model.takes_token_ids() {
+            return Err(Error::Config("DeepFool on the input needs a float input; this model takes token ids".into()));
         }
         self.check_labels(data)
     }

@@ -13,8 +13,8 @@
 //! `threads × (parameters + activations)`, independent of the number of samples.
 
 use crate::graph::{Graph, TensorId};
-pub use crate::ops::reduce::DualNorm;
-use crate::ops::{Aux, Norms, Pass, Weights};
+pub use crate::ops::lanes::DualNorm;
+use crate::ops::{Aux, Inputs, Norms, Pass, Weights};
 
 /// The weight tensors DeepFool moves, laid out in one flat vector.
 #[derive(Debug, Clone)]
@@ -85,7 +85,7 @@ pub struct Engine<'g> {
     param_nodes: Vec<usize>,
     /// Some selected tensor is read by several nodes: gradients must be summed before norms.
     shared: bool,
-    /// Every selected tensor is read by exactly one active node.
+    /// Every selected tensor is read by exactly one active node, which emits its whole gradient.
     exact_cover: bool,
     rows: usize,
     /// Whether the graph input receives cotangents ([`Engine::with_input_gradients`]).
@@ -156,7 +156,12 @@ impl<'g> Engine<'g> {
                 continue;
             }
             active[i] = requires[out];
-            input_active[i] = node.inputs.iter().map(|&v| active[i] && requires[graph.buffer_of(v)]).collect();
+            input_active[i] = node
+                .inputs
+                .iter()
+                .enumerate()
+                .map(|(j, &v)| active[i] && node.op.differentiable(j) && requires[graph.buffer_of(v)])
+                .collect();
             for &v in &node.inputs {
                 live[graph.buffer_of(v)] = true;
             }
@@ -168,7 +173,8 @@ impl<'g> Engine<'g> {
         for &i in &param_nodes {
             graph.nodes[i].op.tensors().iter().for_each(|&t| active_uses[t] += 1);
         }
-        let exact_cover = selection.tensors.iter().all(|&t| active_uses[t] == 1);
+        let sparse = param_nodes.iter().any(|&i| !graph.nodes[i].op.dense_gradients());
+        let exact_cover = !sparse && selection.tensors.iter().all(|&t| active_uses[t] == 1);
         Engine {
             graph,
             selection,
@@ -276,7 +282,7 @@ impl<'g> Engine<'g> {
             {
                 let ins = inputs_of(g, node, &ws.acts);
                 let aux = &mut ws.aux[i];
-                node.op.forward(&weights, &ins[..node.inputs.len()], &mut out, &mut aux.f, &mut aux.i);
+                node.op.forward(&weights, &ins, &mut out, &mut aux.f, &mut aux.i);
             }
             ws.acts[ob] = out;
         }
@@ -319,25 +325,29 @@ impl<'g> Engine<'g> {
         for (i, node) in g.nodes.iter().enumerate() {
             let ob = g.buffer_of(node.output);
             let mut out = std::mem::take(&mut group.acts[ob]);
-            let ins = inputs_of(g, node, &group.acts);
-            let k = node.inputs.len();
-            if !node.op.forward_samples(&weights, &ins[..k], &mut out, n) {
-                let (fl, il) = node.op.aux_len();
-                let aux = &mut group.aux[i];
-                for s in 0..n {
-                    let mut one: [&[f32]; 2] = [&[], &[]];
-                    for (slot, (&full, &v)) in one.iter_mut().zip(ins.iter().zip(&node.inputs)) {
-                        let l = len(g.buffer_of(v));
-                        *slot = &full[s * l..(s + 1) * l];
+            {
+                let ins = inputs_of(g, node, &group.acts);
+                if !node.op.forward_samples(&weights, &ins, &mut out, n) {
+                    let (fl, il) = node.op.aux_len();
+                    let aux = &mut group.aux[i];
+                    for s in 0..n {
+                        let one: Inputs = ins
+                            .iter()
+                            .zip(&node.inputs)
+                            .map(|(&full, &v)| {
+                                let l = len(g.buffer_of(v));
+                                &full[s * l..(s + 1) * l]
+                            })
+                            .collect();
+                        let o = &mut out[s * len(ob)..(s + 1) * len(ob)];
+                        node.op.forward(
+                            &weights,
+                            &one,
+                            o,
+                            &mut aux.f[s * fl..(s + 1) * fl],
+                            &mut aux.i[s * il..(s + 1) * il],
+                        );
                     }
-                    let o = &mut out[s * len(ob)..(s + 1) * len(ob)];
-                    node.op.forward(
-                        &weights,
-                        &one[..k],
-                        o,
-                        &mut aux.f[s * fl..(s + 1) * fl],
-                        &mut aux.i[s * il..(s + 1) * il],
-                    );
                 }
             }
             group.acts[ob] = out;
@@ -424,8 +434,7 @@ impl<'g> Engine<'g> {
             let ob = g.buffer_of(node.output);
             let dy = std::mem::take(&mut ws.cots[ob]);
             let ins = inputs_of(g, node, &ws.acts);
-            let pass =
-                Pass { weights: &weights, inputs: &ins[..node.inputs.len()], output: &ws.acts[ob], aux: &ws.aux[i] };
+            let pass = Pass { weights: &weights, inputs: &ins, output: &ws.acts[ob], aux: &ws.aux[i] };
             let out_len = g.buffers[ob];
             for (j, &v) in node.inputs.iter().enumerate() {
                 if self.input_active[i][j] {
@@ -457,12 +466,7 @@ impl<'g> Engine<'g> {
                 let ob = g.buffer_of(node.output);
                 let out_len = g.buffers[ob];
                 let ins = inputs_of(g, node, &ws.acts);
-                let pass = Pass {
-                    weights: &weights,
-                    inputs: &ins[..node.inputs.len()],
-                    output: &ws.acts[ob],
-                    aux: &ws.aux[i],
-                };
+                let pass = Pass { weights: &weights, inputs: &ins, output: &ws.acts[ob], aux: &ws.aux[i] };
                 let dy = &ws.cots[ob];
                 let (scratch, keep) = (&mut ws.scratch, &mut ws.kept[i]);
                 match node.op.grad_norms(&pass, m, &dy[..m * out_len], q, scratch, keep, &mut ws.norms[..m]) {
@@ -472,7 +476,7 @@ impl<'g> Engine<'g> {
                         for r in 0..m {
                             let acc = &mut ws.norms[r];
                             let dyr = &dy[r * out_len..(r + 1) * out_len];
-                            node.op.param_grad(&pass, dyr, None, &mut ws.scratch, &mut |_, grad| q.add(acc, grad));
+                            node.op.param_grad(&pass, dyr, None, &mut ws.scratch, &mut |_, _, grad| q.add(acc, grad));
                         }
                     }
                 }
@@ -502,16 +506,19 @@ impl<'g> Engine<'g> {
         });
     }
 
-    /// Whether [`Engine::add_gradient`] applies: every selected tensor is written by exactly one
-    /// node, so adding its blocks one by one gives the bits of `w += step · g`.
+    /// Whether [`Engine::add_gradient`] applies: no selected tensor's gradient depends on the
+    /// weights' current values (it does for a learned divisor), so the pass may read the trained
+    /// values while the worker's change.
     pub fn adds_gradients_in_place(&self) -> bool {
-        self.exact_cover
+        !self.param_nodes.iter().any(|&i| self.graph.nodes[i].op.gradient_reads_weights())
     }
 
     /// `w += step · g` on the worker's weights, `g` being row `row`'s gradient, without writing
     /// `g` into `ws.grad` and reading it back (two passes over the weights saved per step): the
-    /// l2 DeepFool update. Bit-identical to [`Engine::gradient`] then the update, when
-    /// [`Engine::adds_gradients_in_place`].
+    /// l2 DeepFool update, one node's gradient block at a time. When every selected tensor is
+    /// written by one node in whole, its bits equal those of [`Engine::gradient`] then the update;
+    /// otherwise (a tensor read by several nodes, an embedding's sparse rows) the blocks of a
+    /// tensor are added one after another, which touches only the gathered rows.
     pub fn add_gradient(&self, ws: &mut Workspace, row: usize, step: f32) {
         let Workspace { acts, cots, aux, scratch, w, kept, kept_valid, .. } = ws;
         // The gradients read which weights are selected, never their values, so the pass may see
@@ -531,21 +538,16 @@ impl<'g> Engine<'g> {
             let ob = g.buffer_of(node.output);
             let out_len = g.buffers[ob];
             let ins = inputs_of(g, node, parts.acts);
-            let pass = Pass {
-                weights: &weights,
-                inputs: &ins[..node.inputs.len()],
-                output: &parts.acts[ob],
-                aux: &parts.aux[i],
-            };
+            let pass = Pass { weights: &weights, inputs: &ins, output: &parts.acts[ob], aux: &parts.aux[i] };
             let dy = &parts.cots[ob][row * out_len..(row + 1) * out_len];
             let kept = parts.kept_valid[i].then(|| {
                 let len = parts.kept[i].len() / self.rows;
                 &parts.kept[i][row * len..(row + 1) * len]
             });
             let offsets = &self.selection.offsets;
-            node.op.param_grad(&pass, dy, kept, scratch, &mut |t, gt| {
+            node.op.param_grad(&pass, dy, kept, scratch, &mut |t, at, gt| {
                 if let Some(off) = offsets[t] {
-                    f(off, gt);
+                    f(off + at, gt);
                 }
             });
         }
@@ -569,12 +571,7 @@ fn aux_values(op: &crate::ops::Op) -> usize {
     f + i
 }
 
-/// The dynamic inputs of `node` (at most two) as slices of the activation buffers `acts`; the first
-/// `node.inputs.len()` are meaningful.
-fn inputs_of<'a>(g: &Graph, node: &crate::graph::Node, acts: &'a [Vec<f32>]) -> [&'a [f32]; 2] {
-    let mut ins: [&[f32]; 2] = [&[], &[]];
-    for (slot, &v) in ins.iter_mut().zip(&node.inputs) {
-        *slot = &acts[g.buffer_of(v)];
-    }
-    ins
+/// The dynamic inputs of `node` as slices of the activation buffers `acts`.
+fn inputs_of<'a>(g: &Graph, node: &crate::graph::Node, acts: &'a [Vec<f32>]) -> Inputs<'a> {
+    node.inputs.iter().map(|&v| &acts[g.buffer_of(v)][..]).collect()
 }

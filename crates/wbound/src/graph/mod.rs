@@ -7,37 +7,7 @@
 //! `Dropout`) are not nodes: their output is a new value over the same buffer.
 
 use crate::ops::Op;
-
-/// Index of a value in [`Graph::values`].
-pub type ValueId = usize;
-/// Index of a tensor in [`Graph::tensors`].
-pub type TensorId = usize;
-
-/// What a weight tensor is, which decides whether DeepFool may move it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// A trainable parameter (weight or bias of MatMul/Gemm/Conv, the bias Add after them,
-    /// BatchNormalization's scale and B). `layer` is the node index of the layer it belongs to.
-    Trainable { layer: usize },
-    /// A float constant used in arithmetic (a rescaling by 1/255, say): not moved by default,
-    /// but a `--params` glob may select it.
-    Constant,
-    /// BatchNormalization's running mean or variance: never moved.
-    Statistic,
-}
-
-/// A float tensor stored in the model.
-#[derive(Debug, Clone)]
-pub struct Tensor {
-    /// The ONNX initializer's (or constant's) name.
-    pub name: String,
-    /// Its shape.
-    pub shape: Vec<usize>,
-    /// Its values, row-major.
-    pub data: Vec<f32>,
-    /// Whether DeepFool may move it.
-    pub role: Role,
-}
+pub use crate::tensor::{Reason, Role, Tensor, TensorId, ValueId};
 
 /// A value flowing through the graph (one sample's tensor).
 #[derive(Debug, Clone)]
@@ -94,6 +64,11 @@ pub struct Graph {
     pub output: ValueId,
     /// The input's ONNX shape, the batch dimension included (as 1).
     pub input_shape: Vec<usize>,
+    /// The input holds integers (token ids), stored as exact floats.
+    pub integer_input: bool,
+    /// Embedding tables whose indices come from the input: `(rows, tensor name)`; every input
+    /// value must be a whole number in `0..rows` for each.
+    pub index_tables: Vec<(usize, String)>,
 }
 
 impl Graph {

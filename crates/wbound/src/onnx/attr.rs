@@ -54,6 +54,12 @@ impl<'a> NodeCtx<'a> {
             .map_or(default.to_string(), |a| String::from_utf8_lossy(&a.s).into_owned()))
     }
 
+    pub fn strings(&self, name: &str) -> Result<Option<Vec<String>>> {
+        Ok(self
+            .attr(name, at::STRINGS, "a list of strings")?
+            .map(|a| a.strings.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect()))
+    }
+
     pub fn tensor(&self, name: &str) -> Result<Option<&'a TensorProto>> {
         Ok(self.attr(name, at::TENSOR, "a tensor")?.and_then(|a| a.t.as_ref()))
     }

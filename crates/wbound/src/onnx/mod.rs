@@ -1,9 +1,11 @@
 //! ONNX import: protobuf bytes → [`Graph`] (wbound's own graph).
 //!
 //! The schema subset lives in [`proto`] (hand-written prost messages, no `protoc` needed),
-//! tensors are decoded in [`tensor`], and each supported op has an import function in `ops`
-//! that checks its attributes, infers its output shape and adds a node. An op outside
-//! [`SUPPORTED_OPS`] is an error naming the op type and the node.
+//! tensors are decoded in [`tensor`]. The driver (`import`) checks every node against the op
+//! registry (`ops`: one table per op family, one file each) and fails once, listing every
+//! unsupported op type ([`supported_ops`] is derived from the registry); then each node's importer
+//! adds nodes, views or constants to the parsing context (`builder`), and whatever depends on
+//! constants alone is folded.
 //!
 //! Both tf2onnx exports (NHWC input followed by a `Transpose`, Dense as `MatMul` + `Add`) and
 //! `torch.onnx.export` graphs (NCHW, `Gemm`, `Conv` with bias) import to the same ops.
@@ -11,13 +13,25 @@
 //! [`write`](mod@write) goes the other way for the sequential models wbound trains itself (`wbound bench`).
 
 mod attr;
+mod builder;
 mod import;
 mod ops;
 pub mod proto;
+mod shapes;
 pub mod tensor;
 pub mod write;
 
-pub use ops::SUPPORTED_OPS;
+pub use builder::exporter_name;
+
+/// Every ONNX op type wbound imports (default domain), sorted; derived from the op registry.
+pub fn supported_ops() -> Vec<&'static str> {
+    ops::supported()
+}
+
+/// Whether wbound imports the default-domain op type `op`.
+pub fn is_supported(op: &str) -> bool {
+    ops::importer(op).is_some()
+}
 
 use crate::error::{Error, Result};
 use crate::graph::Graph;
@@ -41,6 +55,8 @@ pub struct Summary {
     pub op_counts: std::collections::BTreeMap<String, usize>,
     /// Every op type wbound cannot import, with its count and first node.
     pub unsupported: Vec<crate::UnsupportedOp>,
+    /// The name and value count of every float initializer.
+    pub float_initializers: Vec<(String, usize)>,
 }
 
 /// Decodes an ONNX model and lists its ops.
@@ -56,6 +72,12 @@ pub fn summarize(bytes: &[u8]) -> Result<Summary> {
     }
     let opset = model.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version);
     let unsupported = import::unsupported_ops(graph, opset.unwrap_or(0));
+    let float_initializers = graph
+        .initializer
+        .iter()
+        .filter(|t| proto::data_type::is_float(t.data_type))
+        .map(|t| (t.name.clone(), t.dims.iter().map(|&d| d.max(0) as usize).product()))
+        .collect();
     let producer = format!("{} {}", model.producer_name, model.producer_version).trim().to_string();
-    Ok(Summary { producer, opset, op_counts, unsupported })
+    Ok(Summary { producer, opset, op_counts, unsupported, float_initializers })
 }

@@ -82,6 +82,8 @@ pub struct AttributeProto {
     pub floats: Vec<f32>,
     #[prost(int64, repeated, packed = "false", tag = "8")]
     pub ints: Vec<i64>,
+    #[prost(bytes = "vec", repeated, tag = "9")]
+    pub strings: Vec<Vec<u8>>,
 }
 
 /// `AttributeProto.AttributeType` values that wbound reads.
@@ -92,6 +94,7 @@ pub mod attribute_type {
     pub const TENSOR: i32 = 4;
     pub const FLOATS: i32 = 6;
     pub const INTS: i32 = 7;
+    pub const STRINGS: i32 = 8;
 }
 
 /// `TensorProto`: a constant tensor (initializer or attribute value).
@@ -120,9 +123,28 @@ pub struct TensorProto {
 /// `TensorProto.DataType` values that wbound reads.
 pub mod data_type {
     pub const FLOAT: i32 = 1;
+    pub const UINT8: i32 = 2;
+    pub const INT8: i32 = 3;
+    pub const UINT16: i32 = 4;
+    pub const INT16: i32 = 5;
     pub const INT32: i32 = 6;
     pub const INT64: i32 = 7;
+    pub const BOOL: i32 = 9;
+    pub const FLOAT16: i32 = 10;
     pub const DOUBLE: i32 = 11;
+    pub const UINT32: i32 = 12;
+    pub const UINT64: i32 = 13;
+    pub const BFLOAT16: i32 = 16;
+
+    /// Whether values of this type are integers (or booleans).
+    pub fn is_integer(t: i32) -> bool {
+        matches!(t, UINT8 | INT8 | UINT16 | INT16 | INT32 | INT64 | BOOL | UINT32 | UINT64)
+    }
+
+    /// Whether values of this type are floats.
+    pub fn is_float(t: i32) -> bool {
+        matches!(t, FLOAT | FLOAT16 | DOUBLE | BFLOAT16)
+    }
 }
 
 /// `ValueInfoProto`: the name and type of a graph input, output or intermediate value.

@@ -42,6 +42,17 @@ impl ConstTensor {
         }
     }
 
+    /// The values as integers, floats accepted when every one is whole (a shape computed in
+    /// float arithmetic); `None` otherwise.
+    pub fn to_i64(&self) -> Option<Vec<i64>> {
+        match &self.data {
+            ConstData::I64(v) => Some(v.clone()),
+            ConstData::F32(v) => {
+                v.iter().map(|&x| (x.fract() == 0.0 && x.abs() < 9.2e18).then_some(x as i64)).collect()
+            }
+        }
+    }
+
     /// The values as floats; integer tensors are converted.
     pub fn to_f32(&self) -> Vec<f32> {
         match &self.data {
@@ -76,60 +87,103 @@ pub fn decode(t: &TensorProto, what: &str) -> Result<ConstTensor> {
     let mismatch =
         |got: usize| Error::OnnxFormat(format!("{what} has shape {shape:?} ({n} elements) but holds {got} values"));
     let raw = &t.raw_data;
-    let data = match t.data_type {
-        data_type::FLOAT | data_type::DOUBLE => {
-            let width = if t.data_type == data_type::FLOAT { 4 } else { 8 };
-            let v: Vec<f32> = if !raw.is_empty() {
-                if raw.len() != n.saturating_mul(width) {
-                    return Err(mismatch(raw.len() / width));
-                }
-                if width == 4 {
-                    raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
-                } else {
-                    raw.chunks_exact(8)
-                        .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32)
-                        .collect()
-                }
-            } else if width == 4 {
-                t.float_data.clone()
-            } else {
-                t.double_data.iter().map(|&x| x as f32).collect()
-            };
-            if v.len() != n {
-                return Err(mismatch(v.len()));
-            }
-            ConstData::F32(v)
-        }
-        data_type::INT64 | data_type::INT32 => {
-            let width = if t.data_type == data_type::INT64 { 8 } else { 4 };
-            let v: Vec<i64> = if !raw.is_empty() {
-                if raw.len() != n.saturating_mul(width) {
-                    return Err(mismatch(raw.len() / width));
-                }
-                if width == 8 {
-                    raw.chunks_exact(8)
-                        .map(|b| i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
-                        .collect()
-                } else {
-                    raw.chunks_exact(4).map(|b| i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))).collect()
-                }
-            } else if width == 8 {
-                t.int64_data.clone()
-            } else {
-                t.int32_data.iter().map(|&x| i64::from(x)).collect()
-            };
-            if v.len() != n {
-                return Err(mismatch(v.len()));
-            }
-            ConstData::I64(v)
-        }
+    let ty = t.data_type;
+    let width = match ty {
+        data_type::UINT8 | data_type::INT8 | data_type::BOOL => 1,
+        data_type::UINT16 | data_type::INT16 | data_type::FLOAT16 | data_type::BFLOAT16 => 2,
+        data_type::FLOAT | data_type::INT32 | data_type::UINT32 => 4,
+        data_type::INT64 | data_type::DOUBLE | data_type::UINT64 => 8,
         other => {
             return Err(Error::OnnxFormat(format!(
-                "{what} has element type {other}; wbound reads float32, float64, int32 and int64 tensors"
+                "{what} has element type {other}; wbound reads float, integer and boolean tensors"
             )))
         }
     };
+    if !raw.is_empty() && raw.len() != n.saturating_mul(width) {
+        return Err(mismatch(raw.len() / width));
+    }
+    let bytes = |i: usize| &raw[i * width..(i + 1) * width];
+    let le8 = |b: &[u8]| {
+        let mut a = [0u8; 8];
+        a[..b.len()].copy_from_slice(b);
+        a
+    };
+    let data = if data_type::is_float(ty) {
+        let v: Vec<f32> = if !raw.is_empty() {
+            (0..n)
+                .map(|i| {
+                    let b = bytes(i);
+                    match ty {
+                        data_type::FLOAT => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+                        data_type::DOUBLE => f64::from_le_bytes(le8(b)) as f32,
+                        data_type::FLOAT16 => f16_to_f32(u16::from_le_bytes([b[0], b[1]])),
+                        _ => f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16),
+                    }
+                })
+                .collect()
+        } else {
+            match ty {
+                data_type::FLOAT => t.float_data.clone(),
+                data_type::DOUBLE => t.double_data.iter().map(|&x| x as f32).collect(),
+                // Half floats are stored as their bits in int32_data.
+                data_type::FLOAT16 => t.int32_data.iter().map(|&x| f16_to_f32(x as u16)).collect(),
+                _ => t.int32_data.iter().map(|&x| f32::from_bits((x as u32) << 16)).collect(),
+            }
+        };
+        if v.len() != n {
+            return Err(mismatch(v.len()));
+        }
+        ConstData::F32(v)
+    } else {
+        let v: Vec<i64> = if !raw.is_empty() {
+            (0..n)
+                .map(|i| {
+                    let b = bytes(i);
+                    match ty {
+                        data_type::INT8 => i64::from(b[0] as i8),
+                        data_type::UINT8 | data_type::BOOL => i64::from(b[0]),
+                        data_type::INT16 => i64::from(i16::from_le_bytes([b[0], b[1]])),
+                        data_type::UINT16 => i64::from(u16::from_le_bytes([b[0], b[1]])),
+                        data_type::INT32 => i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                        data_type::UINT32 => i64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                        _ => i64::from_le_bytes(le8(b)),
+                    }
+                })
+                .collect()
+        } else if ty == data_type::INT64 || ty == data_type::UINT64 {
+            t.int64_data.clone()
+        } else {
+            t.int32_data.iter().map(|&x| i64::from(x)).collect()
+        };
+        if v.len() != n {
+            return Err(mismatch(v.len()));
+        }
+        ConstData::I64(v)
+    };
     Ok(ConstTensor { shape, data })
+}
+
+/// IEEE half precision to single.
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = u32::from(h >> 15) << 31;
+    let exp = u32::from((h >> 10) & 0x1f);
+    let frac = u32::from(h & 0x3ff);
+    let bits = match (exp, frac) {
+        (0, 0) => sign,
+        (0, f) => {
+            // Subnormal: renormalise.
+            let mut e = 127 - 15 + 1;
+            let mut f = f;
+            while f & 0x400 == 0 {
+                f <<= 1;
+                e -= 1;
+            }
+            sign | (e << 23) | ((f & 0x3ff) << 13)
+        }
+        (0x1f, f) => sign | 0x7f80_0000 | (f << 13),
+        (e, f) => sign | ((e + 127 - 15) << 23) | (f << 13),
+    };
+    f32::from_bits(bits)
 }
 
 #[cfg(test)]
@@ -166,5 +220,23 @@ mod tests {
         let ints =
             TensorProto { dims: vec![2], data_type: data_type::INT64, int64_data: vec![-1, 7], ..Default::default() };
         assert_eq!(decode(&ints, "c").unwrap().as_i64(), Some(&[-1i64, 7][..]));
+    }
+
+    #[test]
+    fn small_ints_bools_and_half_floats_decode() {
+        let raw = |ty, bytes: Vec<u8>, n: i64| TensorProto {
+            dims: vec![n],
+            data_type: ty,
+            raw_data: bytes,
+            ..Default::default()
+        };
+        assert_eq!(decode(&raw(data_type::BOOL, vec![1, 0, 1], 3), "b").unwrap().as_i64(), Some(&[1i64, 0, 1][..]));
+        assert_eq!(decode(&raw(data_type::INT8, vec![0xff, 2], 2), "i8").unwrap().as_i64(), Some(&[-1i64, 2][..]));
+        // 1.0, -2.0 and 0.5 in IEEE half precision: 0x3c00, 0xc000, 0x3800.
+        let h = raw(data_type::FLOAT16, vec![0x00, 0x3c, 0x00, 0xc0, 0x00, 0x38], 3);
+        assert_eq!(decode(&h, "h").unwrap().to_f32(), vec![1.0, -2.0, 0.5]);
+        // bfloat16 1.5 = 0x3fc0.
+        assert_eq!(decode(&raw(data_type::BFLOAT16, vec![0xc0, 0x3f], 1), "bf").unwrap().to_f32(), vec![1.5]);
+        assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
     }
 }

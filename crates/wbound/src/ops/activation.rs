@@ -2,7 +2,8 @@
 //! (ReLU6 in PyTorch exports), `Softplus`, `Softsign`, `HardSigmoid`, `HardSwish` (MobileNetV3),
 //! `Erf` (PyTorch's exact GELU below opset 20) and `Gelu` (opset 20, exact or tanh approximation),
 //! and the unary math of decomposed layers (LayerNorm exported below opset 17): `Sqrt`, `Pow` by a
-//! constant exponent, `Exp`, `Log`, `Neg`, `Abs`, `Reciprocal`.
+//! constant exponent, `Exp`, `Log`, `Neg`, `Abs`, `Reciprocal`, and `Sin`, `Cos` (sinusoidal
+//! position encodings).
 //!
 //! Each derivative is written from the input `x` or the output `y`, whichever is cheaper:
 //! relu `[x > 0]`, leaky relu `x > 0 ? 1 : α`, sigmoid `y(1 − y)`, tanh `1 − y²`,
@@ -10,7 +11,8 @@
 //! softplus `σ(x)`, softsign `1 / (1 + |x|)²`, hard sigmoid `0 < αx + β < 1 ? α : 0`,
 //! hard swish `x < −3 ? 0 : x > 3 ? 1 : (2x + 3) / 6`, erf `2/√π · e^(−x²)`,
 //! gelu `Φ(x) + x φ(x)` (tanh form: the derivative of `x/2 · (1 + tanh(u))`, `u = √(2/π)(x + 0.044715x³)`),
-//! sqrt `1 / (2y)`, pow `p·x^(p−1)`, exp `y`, log `1/x`, neg `−1`, abs `sign(x)`, reciprocal `−y²`.
+//! sqrt `1 / (2y)`, pow `p·x^(p−1)`, exp `y`, log `1/x`, neg `−1`, abs `sign(x)`, reciprocal `−y²`,
+//! sin `cos x`, cos `−sin x`.
 
 use std::f32::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI};
 
@@ -60,6 +62,8 @@ pub enum ActivationKind {
     Neg,
     Abs,
     Reciprocal,
+    Sin,
+    Cos,
 }
 
 /// An element-wise activation.
@@ -113,6 +117,8 @@ impl Activation {
             ActivationKind::Neg => -x,
             ActivationKind::Abs => x.abs(),
             ActivationKind::Reciprocal => 1.0 / x,
+            ActivationKind::Sin => x.sin(),
+            ActivationKind::Cos => x.cos(),
         }
     }
 
@@ -179,6 +185,8 @@ impl Activation {
                 }
             }),
             ActivationKind::Reciprocal => each(x, y, m, dy, dx, |_, y| -y * y),
+            ActivationKind::Sin => each(x, y, m, dy, dx, |x, _| x.cos()),
+            ActivationKind::Cos => each(x, y, m, dy, dx, |x, _| -x.sin()),
         }
     }
 }

@@ -5,7 +5,7 @@
 //! them shifts scores by ~50% and can drive the variance negative).
 
 use super::{GradSink, Weights};
-use crate::graph::TensorId;
+use crate::tensor::TensorId;
 
 /// Inference-mode batch normalisation over `channels × spatial`.
 #[derive(Debug, Clone)]
@@ -66,10 +66,10 @@ impl BatchNorm {
             gb[c] = b;
         }
         if w.is_selected(self.scale) {
-            sink(self.scale, gs);
+            sink(self.scale, 0, gs);
         }
         if w.is_selected(self.bias) {
-            sink(self.bias, gb);
+            sink(self.bias, 0, gb);
         }
     }
 }

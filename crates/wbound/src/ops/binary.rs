@@ -1,14 +1,15 @@
-//! Element-wise `Add`, `Sub`, `Mul`, `Div` and `PRelu` (`a > 0 ? a : b·a`, `b` the learned slope)
-//! with numpy broadcasting.
+//! Element-wise `Add`, `Sub`, `Mul`, `Div`, `PRelu` (`a > 0 ? a : b·a`, `b` the learned slope),
+//! `Min` and `Max` with numpy broadcasting.
 //!
 //! Each operand is a dynamic input of the node or a weight tensor (a bias added after `MatMul`, a
 //! rescaling constant). Broadcasting is resolved at import into a gather map per operand
 //! (`None` when the operand already has the output's shape).
 //! Derivatives: add `(1, 1)`, sub `(1, −1)`, mul `(b, a)`, div `(1/b, −a/b²)`,
-//! prelu `a > 0 ? (1, 0) : (b, a)`.
+//! prelu `a > 0 ? (1, 0) : (b, a)`, min `a <= b ? (1, 0) : (0, 1)`, max `a >= b ? (1, 0) : (0, 1)`
+//! (a tie goes to the first operand).
 
 use super::{GradSink, Weights};
-use crate::graph::TensorId;
+use crate::tensor::TensorId;
 
 /// Which arithmetic a [`Binary`] applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +19,8 @@ pub enum BinaryKind {
     Mul,
     Div,
     PRelu,
+    Min,
+    Max,
 }
 
 /// Where an operand's values come from.
@@ -82,6 +85,20 @@ impl Binary {
                     b * a
                 }
             }
+            BinaryKind::Min => {
+                if a <= b {
+                    a
+                } else {
+                    b
+                }
+            }
+            BinaryKind::Max => {
+                if a >= b {
+                    a
+                } else {
+                    b
+                }
+            }
         }
     }
 
@@ -99,6 +116,10 @@ impl Binary {
             (BinaryKind::PRelu, 0) => b,
             (BinaryKind::PRelu, _) if a > 0.0 => 0.0,
             (BinaryKind::PRelu, _) => a,
+            (BinaryKind::Min, 0) => f32::from(a <= b),
+            (BinaryKind::Min, _) => f32::from(a > b),
+            (BinaryKind::Max, 0) => f32::from(a >= b),
+            (BinaryKind::Max, _) => f32::from(a < b),
         }
     }
 
@@ -151,7 +172,7 @@ impl Binary {
                     let g = &mut scratch[..w.get(t).len()];
                     g.fill(0.0);
                     self.accumulate(w, inputs, side, dy, g);
-                    sink(t, g);
+                    sink(t, 0, g);
                 }
             }
         }

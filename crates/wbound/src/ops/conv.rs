@@ -1,7 +1,8 @@
-//! 2-D convolution (ONNX `Conv`, NCHW, any stride, padding, dilation and group count).
+//! Convolution (ONNX `Conv`, channels first, 1 to 3 spatial axes, any stride, padding, dilation and
+//! group count), held as 3-D: a 2-D layer has depth 1, a 1-D layer also height 1.
 //!
 //! Lowered to a product per group: `Y_g [cout_g, T] = W_g [cout_g, K] · cols_g [K, T]` with
-//! `K = cin_g · kh · kw` and `T = oh · ow`, where `cols` is the im2col unfolding of the input
+//! `K = cin_g · kd · kh · kw` and `T = od · oh · ow`, where `cols` is the im2col unfolding of the input
 //! (kept from the forward pass, it is also what the weight gradient needs).
 //! Backward: `dcols = W_gᵀ · δ_g`, folded back onto the input (col2im); weight gradient
 //! `∂W_g = δ_g · cols_gᵀ`, bias gradient `Σ_t δ[c, t]`.
@@ -12,25 +13,26 @@ use super::gram;
 /// Largest backward (floats of all rows' columns and cotangents) done as one product.
 const SMALL_BACKWARD: usize = 1 << 16;
 use super::{DualNorm, GradSink, Norms, Weights};
-use crate::graph::TensorId;
+use crate::tensor::TensorId;
 
-/// A 2-D convolution over one sample `[1, cin, h, w] → [1, cout, oh, ow]`.
+/// A convolution over one sample `[1, cin, d, h, w] → [1, cout, od, oh, ow]`.
 #[derive(Debug, Clone)]
 pub struct Conv {
     pub weight: TensorId,
     pub bias: Option<TensorId>,
     pub cin: usize,
-    pub h: usize,
-    pub w: usize,
+    /// The input's spatial sizes `[d, h, w]`.
+    pub input: [usize; 3],
     pub cout: usize,
     pub group: usize,
-    pub kernel: [usize; 2],
-    pub stride: [usize; 2],
-    pub dilation: [usize; 2],
-    /// `[top, left, bottom, right]`.
-    pub pads: [usize; 4],
-    pub oh: usize,
-    pub ow: usize,
+    /// `[kd, kh, kw]`.
+    pub kernel: [usize; 3],
+    pub stride: [usize; 3],
+    pub dilation: [usize; 3],
+    /// `[front, top, left, back, bottom, right]`.
+    pub pads: [usize; 6],
+    /// The output's spatial sizes `[od, oh, ow]`.
+    pub out: [usize; 3],
     /// For small layers (see [`Conv::with_targets`]): per column of the unfolding, group after
     /// group, the input value it holds (`u32::MAX` in the padding); empty for large layers.
     pub targets: Vec<u32>,
@@ -46,7 +48,7 @@ impl Conv {
             let mut targets = vec![u32::MAX; self.group * kd * t];
             for g in 0..self.group {
                 let tg = &mut targets[g * kd * t..(g + 1) * kd * t];
-                let sw = self.stride[1];
+                let sw = self.stride[2];
                 self.for_each_run(g, |col, inp, len| {
                     for (i, slot) in tg[col..col + len].iter_mut().enumerate() {
                         // Below SMALL_BACKWARD·stride, so it fits in u32.
@@ -59,12 +61,19 @@ impl Conv {
         self
     }
 
-    fn kdim(&self) -> usize {
-        self.cin / self.group * self.kernel[0] * self.kernel[1]
+    /// Rows of a group's unfolding: `cin_g · kd · kh · kw`.
+    pub(crate) fn kdim(&self) -> usize {
+        self.cin / self.group * self.kernel.iter().product::<usize>()
     }
 
-    fn t(&self) -> usize {
-        self.oh * self.ow
+    /// Output positions: `od · oh · ow`.
+    pub(crate) fn t(&self) -> usize {
+        self.out.iter().product()
+    }
+
+    /// Values of one input channel.
+    fn plane(&self) -> usize {
+        self.input.iter().product()
     }
 
     pub(crate) fn tensors(&self) -> Vec<TensorId> {
@@ -101,29 +110,40 @@ impl Conv {
     /// `cols[col + i] ↔ x[inp + i · stride_w]` for `i < len`; taps in the padding are skipped
     /// (their columns stay zero).
     fn for_each_run(&self, g: usize, mut f: impl FnMut(usize, usize, usize)) {
-        let (kh, kw) = (self.kernel[0], self.kernel[1]);
-        let (sh, sw) = (self.stride[0], self.stride[1]);
+        let [kd, kh, kw] = self.kernel;
+        let [sd, sh, sw] = self.stride;
+        let [id, ih, iw] = self.input;
+        let [od, oh, ow] = self.out;
         let cin_g = self.cin / self.group;
         let t = self.t();
         for c in 0..cin_g {
-            let plane = (g * cin_g + c) * self.h * self.w;
-            for i in 0..kh {
-                for j in 0..kw {
-                    let row = (c * kh + i) * kw + j;
-                    // Output columns whose tap ix = ox·sw + j·dw − pl falls inside [0, w).
-                    let off = j * self.dilation[1];
-                    let first = self.pads[1].saturating_sub(off).div_ceil(sw);
-                    let end = (self.w + self.pads[1]).saturating_sub(off).div_ceil(sw).min(self.ow);
-                    if first >= end {
-                        continue;
-                    }
-                    for oy in 0..self.oh {
-                        let iy = (oy * sh + i * self.dilation[0]) as isize - self.pads[0] as isize;
-                        if iy < 0 || iy >= self.h as isize {
+            let plane = (g * cin_g + c) * self.plane();
+            for a in 0..kd {
+                for i in 0..kh {
+                    for j in 0..kw {
+                        let row = ((c * kd + a) * kh + i) * kw + j;
+                        // Output columns whose tap ix = ox·sw + j·dw − pl falls inside [0, w).
+                        let off = j * self.dilation[2];
+                        let first = self.pads[2].saturating_sub(off).div_ceil(sw);
+                        let end = (iw + self.pads[2]).saturating_sub(off).div_ceil(sw).min(ow);
+                        if first >= end {
                             continue;
                         }
-                        let ix0 = first * sw + off - self.pads[1];
-                        f(row * t + oy * self.ow + first, plane + iy as usize * self.w + ix0, end - first);
+                        for oz in 0..od {
+                            let iz = (oz * sd + a * self.dilation[0]) as isize - self.pads[0] as isize;
+                            if iz < 0 || iz >= id as isize {
+                                continue;
+                            }
+                            for oy in 0..oh {
+                                let iy = (oy * sh + i * self.dilation[1]) as isize - self.pads[1] as isize;
+                                if iy < 0 || iy >= ih as isize {
+                                    continue;
+                                }
+                                let ix0 = first * sw + off - self.pads[2];
+                                let at = (iz as usize * ih + iy as usize) * iw + ix0;
+                                f(row * t + (oz * oh + oy) * ow + first, plane + at, end - first);
+                            }
+                        }
                     }
                 }
             }
@@ -138,7 +158,7 @@ impl Conv {
             let cg = &mut cols[g * kd * t..(g + 1) * kd * t];
             if self.targets.is_empty() {
                 cg.fill(0.0);
-                let sw = self.stride[1];
+                let sw = self.stride[2];
                 self.for_each_run(g, |col, inp, len| {
                     let dst = &mut cg[col..col + len];
                     if sw == 1 {
@@ -180,7 +200,7 @@ impl Conv {
     pub(crate) fn backward(&self, w: &Weights, m: usize, dy: &[f32], dx: &mut [f32], scratch: &mut [f32]) {
         let (kd, t) = (self.kdim(), self.t());
         let cout_g = self.cout / self.group;
-        let in_len = self.cin * self.h * self.w;
+        let in_len = self.cin * self.plane();
         let weight = w.get(self.weight);
         let together = m * t * (kd + cout_g) <= SMALL_BACKWARD;
         let (dcols, side) = scratch[..m * t * (kd + cout_g)].split_at_mut(m * kd * t);
@@ -219,7 +239,7 @@ impl Conv {
                 }
                 continue;
             }
-            let sw = self.stride[1];
+            let sw = self.stride[2];
             self.for_each_run(g, |col, inp, len| {
                 for r in 0..m {
                     let from = at(r, col);
@@ -249,7 +269,7 @@ impl Conv {
         let cout_g = self.cout / self.group;
         let (gw, gb) = scratch.split_at_mut(self.cout * kd);
         if let Some(kept) = kept.filter(|_| w.is_selected(self.weight)) {
-            sink(self.weight, kept);
+            sink(self.weight, 0, kept);
         } else if w.is_selected(self.weight) {
             for g in 0..self.group {
                 gemm(
@@ -266,14 +286,14 @@ impl Conv {
                     Layout::row_major(kd),
                 );
             }
-            sink(self.weight, gw);
+            sink(self.weight, 0, gw);
         }
         if let Some(b) = self.bias.filter(|&b| w.is_selected(b)) {
             let gb = &mut gb[..self.cout];
             for (v, plane) in gb.iter_mut().zip(dy.chunks_exact(t)) {
                 *v = plane.iter().sum();
             }
-            sink(b, gb);
+            sink(b, 0, gb);
         }
     }
 

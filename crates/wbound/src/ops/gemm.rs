@@ -188,7 +188,7 @@ fn by_rows_body(p: Product) -> bool {
         for j in 0..n {
             let col = &b[j * lb.cs..j * lb.cs + k];
             for i in 0..m {
-                let dot = super::reduce::dot32(&a[i * la.rs..i * la.rs + k], col);
+                let dot = super::lanes::dot32(&a[i * la.rs..i * la.rs + k], col);
                 let dst = &mut c[i * lc.rs + j * lc.cs];
                 *dst = if beta == 0.0 { alpha * dot } else { beta * *dst + alpha * dot };
             }

@@ -6,7 +6,7 @@
 //! dense layer on one sample (`T = 1`: `‖a‖² ‖δ‖²`), and for late convolutions on small maps.
 
 use super::gemm::{gemm, Layout};
-use super::reduce::dot64;
+use super::lanes::dot64;
 
 /// Multiply-adds of the Gram route for `m` rows, to compare with materialising (`m·T·K·N`).
 pub fn cost(t: usize, k: usize, n: usize, m: usize) -> usize {

@@ -11,7 +11,7 @@
 use super::gemm::{gemm, gemm_by_rows, Layout};
 use super::gram;
 use super::{GradSink, Weights};
-use crate::graph::TensorId;
+use crate::tensor::TensorId;
 
 /// How a dense weight is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +111,7 @@ impl Linear {
             let g = &mut scratch[..k * n];
             // ∂W = alpha · xᵀ · δ, written in the weight's own storage order.
             gemm(k, r, n, self.alpha, x, Layout::row_major(k).t(), dy, Layout::row_major(n), 0.0, g, self.w_layout());
-            sink(self.weight, g);
+            sink(self.weight, 0, g);
         }
         if let Some(b) = self.bias.as_ref().filter(|b| w.is_selected(b.tensor)) {
             let g = &mut scratch[k * n..k * n + n];
@@ -120,10 +120,10 @@ impl Linear {
                 g.iter_mut().zip(row).for_each(|(a, &d)| *a += b.beta * d);
             }
             if b.per_col {
-                sink(b.tensor, g);
+                sink(b.tensor, 0, g);
             } else {
                 let total: f32 = g.iter().sum();
-                sink(b.tensor, &[total]);
+                sink(b.tensor, 0, &[total]);
             }
         }
     }

@@ -18,30 +18,38 @@ pub mod activation;
 pub mod batchnorm;
 pub mod binary;
 pub mod conv;
+pub mod embedding;
 pub mod gemm;
 pub mod gram;
+pub mod lanes;
 pub mod linear;
+pub mod matmul;
 pub mod pool;
 pub mod reduce;
 pub mod remap;
 pub mod softmax;
+pub mod source;
 
 pub use activation::{Activation, ActivationKind};
 pub use batchnorm::BatchNorm;
 pub use binary::{Binary, BinaryKind, Operand};
 pub use conv::Conv;
+pub use embedding::{Embedding, Indices};
 pub use linear::{Bias, Linear, WeightLayout};
+pub use matmul::MatMul;
 pub use pool::{Pool, PoolKind};
-pub use remap::Remap;
+pub use reduce::{Reduce, ReduceKind};
+pub use remap::{Entry, Remap};
 pub use softmax::Softmax;
+pub use source::Source;
 
-use crate::graph::TensorId;
-pub use reduce::DualNorm;
+use crate::tensor::TensorId;
+pub use lanes::DualNorm;
 
 /// Read access to the weight tensors during a pass: the selected tensors come from the calling
 /// worker's own copy (which DeepFool moves), the others from the model.
 pub struct Weights<'a> {
-    pub(crate) tensors: &'a [crate::graph::Tensor],
+    pub(crate) tensors: &'a [crate::tensor::Tensor],
     pub(crate) offsets: &'a [Option<usize>],
     pub(crate) flat: &'a [f32],
 }
@@ -49,7 +57,7 @@ pub struct Weights<'a> {
 impl<'a> Weights<'a> {
     /// A view of the graph's `tensors` where those with an offset in `offsets` are read from
     /// `flat` instead (a [`Selection`](crate::engine::Selection)'s layout).
-    pub fn new(tensors: &'a [crate::graph::Tensor], offsets: &'a [Option<usize>], flat: &'a [f32]) -> Weights<'a> {
+    pub fn new(tensors: &'a [crate::tensor::Tensor], offsets: &'a [Option<usize>], flat: &'a [f32]) -> Weights<'a> {
         Weights { tensors, offsets, flat }
     }
 
@@ -96,8 +104,14 @@ pub enum Norms {
     FoldedKept,
 }
 
-/// Callback receiving `(tensor, gradient)` for each selected weight tensor of a node.
-pub type GradSink<'s> = dyn FnMut(TensorId, &[f32]) + 's;
+/// Callback receiving `(tensor, offset, gradient)` for each selected weight tensor of a node: the
+/// gradient of the tensor's values `offset..offset + gradient.len()` (the whole tensor, offset 0,
+/// except for the sparse rows of an [`Embedding`]). One call per tensor and range: the blocks a
+/// node emits never overlap.
+pub type GradSink<'s> = dyn FnMut(TensorId, usize, &[f32]) + 's;
+
+/// The dynamic inputs of a node, as slices of the activation buffers (most nodes read one or two).
+pub type Inputs<'a> = smallvec::SmallVec<[&'a [f32]; 4]>;
 
 /// One operator of the graph.
 #[derive(Debug, Clone)]
@@ -110,6 +124,10 @@ pub enum Op {
     Softmax(Softmax),
     Remap(Remap),
     Binary(Binary),
+    Source(Source),
+    MatMul(MatMul),
+    Reduce(Reduce),
+    Embedding(Embedding),
 }
 
 impl Op {
@@ -120,8 +138,31 @@ impl Op {
             Op::Conv(o) => o.tensors(),
             Op::BatchNorm(o) => o.tensors(),
             Op::Binary(o) => o.tensors(),
-            Op::Pool(_) | Op::Activation(_) | Op::Softmax(_) | Op::Remap(_) => Vec::new(),
+            Op::Source(o) => vec![o.tensor],
+            Op::Embedding(o) => vec![o.table],
+            Op::Pool(_) | Op::Activation(_) | Op::Softmax(_) | Op::Remap(_) | Op::MatMul(_) | Op::Reduce(_) => {
+                Vec::new()
+            }
         }
+    }
+
+    /// Whether [`Op::param_grad`] emits the whole of every selected tensor it reads (not only
+    /// some rows, as an [`Embedding`] does).
+    pub fn dense_gradients(&self) -> bool {
+        !matches!(self, Op::Embedding(_))
+    }
+
+    /// Whether the gradient of a weight tensor this operator reads depends on the current values
+    /// of a weight tensor (a learned divisor: `∂(a / b)/∂b = −a / b²`).
+    pub fn gradient_reads_weights(&self) -> bool {
+        matches!(self, Op::Binary(o) if o.kind == BinaryKind::Div && matches!(o.operands[1], Operand::Tensor(_)))
+    }
+
+    /// Whether the output depends differentiably on dynamic input `input` (an embedding's
+    /// indices do not).
+    pub fn differentiable(&self, input: usize) -> bool {
+        let _ = input;
+        !matches!(self, Op::Embedding(_))
     }
 
     /// Tensors the operator reads that are never differentiable (BatchNormalization's running
@@ -138,6 +179,8 @@ impl Op {
         match self {
             Op::Conv(o) => (o.cols_len(), 0),
             Op::Pool(o) => (0, o.route_len()),
+            Op::Reduce(o) => (0, o.route_len()),
+            Op::Embedding(o) => (0, o.aux_len()),
             _ => (0, 0),
         }
     }
@@ -158,6 +201,7 @@ impl Op {
             Op::Linear(o) => o.scratch_len(),
             Op::BatchNorm(o) => 2 * o.channels,
             Op::Binary(o) => o.scratch_len(),
+            Op::Embedding(o) => o.scratch_len(),
             _ => 0,
         }
     }
@@ -168,6 +212,7 @@ impl Op {
         match self {
             Op::Linear(o) => o.rows * o.k * o.n,
             Op::Conv(o) => o.forward_macs(),
+            Op::MatMul(o) => o.forward_macs(),
             _ => 0,
         }
     }
@@ -177,9 +222,7 @@ impl Op {
         let direct = m * self.forward_macs();
         let gram = match self {
             Op::Linear(o) => gram::cost(o.rows, o.k, o.n, m),
-            Op::Conv(o) => {
-                o.group * gram::cost(o.oh * o.ow, o.cin / o.group * o.kernel[0] * o.kernel[1], o.cout / o.group, m)
-            }
+            Op::Conv(o) => o.group * gram::cost(o.t(), o.kdim(), o.cout / o.group, m),
             _ => usize::MAX,
         };
         if q == DualNorm::L2 {
@@ -210,6 +253,10 @@ impl Op {
             Op::Softmax(o) => o.forward(inputs[0], out),
             Op::Remap(o) => o.forward(inputs, out),
             Op::Binary(o) => o.forward(w, inputs, out),
+            Op::Source(o) => o.forward(w, out),
+            Op::MatMul(o) => o.forward(inputs[0], inputs[1], out),
+            Op::Reduce(o) => o.forward(inputs[0], out, aux_i),
+            Op::Embedding(o) => o.forward(w, inputs, out, aux_i),
         }
     }
 
@@ -238,6 +285,9 @@ impl Op {
             Op::Softmax(o) => o.backward(p.output, m, dy, dx),
             Op::Remap(o) => o.backward(input, m, dy, dx),
             Op::Binary(o) => o.backward(p.weights, p.inputs, input, m, dy, dx),
+            Op::MatMul(o) => o.backward(p.inputs[0], p.inputs[1], input, m, dy, dx),
+            Op::Reduce(o) => o.backward(&p.aux.i, m, dy, dx),
+            Op::Source(_) | Op::Embedding(_) => {}
         }
     }
 
@@ -249,7 +299,9 @@ impl Op {
             Op::Conv(o) => o.param_grad(p.weights, &p.aux.f, dy, kept, scratch, sink),
             Op::BatchNorm(o) => o.param_grad(p.weights, p.inputs[0], dy, scratch, sink),
             Op::Binary(o) => o.param_grad(p.weights, p.inputs, dy, scratch, sink),
-            Op::Pool(_) | Op::Activation(_) | Op::Softmax(_) | Op::Remap(_) => {}
+            Op::Source(o) => o.param_grad(p.weights, dy, sink),
+            Op::Embedding(o) => o.param_grad(p.weights, &p.aux.i, dy, scratch, sink),
+            Op::Pool(_) | Op::Activation(_) | Op::Softmax(_) | Op::Remap(_) | Op::MatMul(_) | Op::Reduce(_) => {}
         }
     }
 

@@ -1,6 +1,6 @@
-//! 2-D pooling: ONNX `MaxPool`, `AveragePool` and `GlobalAveragePool` (a window over the whole
-//! plane), NCHW, with strides, padding, dilation (max) and `ceil_mode` resolved at import into the
-//! output size.
+//! Pooling: ONNX `MaxPool`, `AveragePool` and `GlobalAveragePool` (a window over the whole map),
+//! channels first, 1 to 3 spatial axes held as 3-D (depth, height, width; a 2-D pool has depth 1),
+//! with strides, padding, dilation (max) and `ceil_mode` resolved at import into the output size.
 //!
 //! Max pooling keeps, per output, the input index that won (the route) for the backward pass;
 //! average pooling divides by the window's element count (with or without the padding, per
@@ -13,47 +13,78 @@ pub enum PoolKind {
     Average { count_include_pad: bool },
 }
 
-/// A pooling layer over one sample `[1, c, h, w] → [1, c, oh, ow]`.
+/// A pooling layer over one sample `[1, c, d, h, w] → [1, c, od, oh, ow]`.
 #[derive(Debug, Clone)]
 pub struct Pool {
     pub kind: PoolKind,
     pub c: usize,
-    pub h: usize,
-    pub w: usize,
-    pub kernel: [usize; 2],
-    pub stride: [usize; 2],
-    pub dilation: [usize; 2],
-    /// `[top, left, bottom, right]`.
-    pub pads: [usize; 4],
-    pub oh: usize,
-    pub ow: usize,
+    /// The input's spatial sizes `[d, h, w]`.
+    pub input: [usize; 3],
+    pub kernel: [usize; 3],
+    pub stride: [usize; 3],
+    pub dilation: [usize; 3],
+    /// `[front, top, left, back, bottom, right]`.
+    pub pads: [usize; 6],
+    /// The output's spatial sizes `[od, oh, ow]`.
+    pub out: [usize; 3],
 }
 
 impl Pool {
+    /// The mean of each of `c` runs of `len` values: one window per run (`GlobalAveragePool`, the
+    /// mean of a decomposed LayerNormalization).
+    pub fn mean_over(c: usize, len: usize) -> Pool {
+        Pool {
+            kind: PoolKind::Average { count_include_pad: false },
+            c,
+            input: [1, len, 1],
+            kernel: [1, len, 1],
+            stride: [1; 3],
+            dilation: [1; 3],
+            pads: [0; 6],
+            out: [1; 3],
+        }
+    }
+
+    fn plane(&self) -> usize {
+        self.input.iter().product()
+    }
+
+    fn out_plane(&self) -> usize {
+        self.out.iter().product()
+    }
+
     pub(crate) fn route_len(&self) -> usize {
         match self.kind {
-            PoolKind::Max => self.c * self.oh * self.ow,
+            PoolKind::Max => self.c * self.out_plane(),
             PoolKind::Average { .. } => 0,
         }
     }
 
-    /// Calls `f(input index within the plane)` for each in-bounds element of the window of
-    /// output `(oy, ox)`, and returns the divisor of an average over that window.
-    fn window(&self, oy: usize, ox: usize, mut f: impl FnMut(usize)) -> usize {
-        let mut inside = 0;
-        let mut padded = 0;
-        for i in 0..self.kernel[0] {
-            let iy = (oy * self.stride[0] + i * self.dilation[0]) as isize - self.pads[0] as isize;
-            for j in 0..self.kernel[1] {
-                let ix = (ox * self.stride[1] + j * self.dilation[1]) as isize - self.pads[1] as isize;
-                let in_pad_h = iy < (self.h + self.pads[2]) as isize;
-                let in_pad_w = ix < (self.w + self.pads[3]) as isize;
-                if in_pad_h && in_pad_w {
-                    padded += 1;
-                }
-                if iy >= 0 && ix >= 0 && (iy as usize) < self.h && (ix as usize) < self.w {
-                    inside += 1;
-                    f(iy as usize * self.w + ix as usize);
+    /// Calls `f(input index within the plane)` for each in-bounds element of the window of output
+    /// position `o = [oz, oy, ox]`, and returns the divisor of an average over that window.
+    fn window(&self, o: [usize; 3], mut f: impl FnMut(usize)) -> usize {
+        let (mut inside, mut padded) = (0, 0);
+        let [d, h, w] = self.input;
+        let tap =
+            |ax: usize, k: usize| (o[ax] * self.stride[ax] + k * self.dilation[ax]) as isize - self.pads[ax] as isize;
+        for a in 0..self.kernel[0] {
+            let iz = tap(0, a);
+            for i in 0..self.kernel[1] {
+                let iy = tap(1, i);
+                for j in 0..self.kernel[2] {
+                    let ix = tap(2, j);
+                    let in_pad = iz < (d + self.pads[3]) as isize
+                        && iy < (h + self.pads[4]) as isize
+                        && ix < (w + self.pads[5]) as isize;
+                    if in_pad {
+                        padded += 1;
+                    }
+                    let ok =
+                        iz >= 0 && iy >= 0 && ix >= 0 && (iz as usize) < d && (iy as usize) < h && (ix as usize) < w;
+                    if ok {
+                        inside += 1;
+                        f((iz as usize * h + iy as usize) * w + ix as usize);
+                    }
                 }
             }
         }
@@ -65,46 +96,54 @@ impl Pool {
 
     /// Every window lies inside the input: no padding, no dilation, no window past the edge.
     fn windows_inside(&self) -> bool {
-        self.pads == [0; 4]
-            && self.dilation == [1, 1]
-            && (self.oh - 1) * self.stride[0] + self.kernel[0] <= self.h
-            && (self.ow - 1) * self.stride[1] + self.kernel[1] <= self.w
+        self.pads == [0; 6]
+            && self.dilation == [1; 3]
+            && (0..3).all(|ax| (self.out[ax] - 1) * self.stride[ax] + self.kernel[ax] <= self.input[ax])
+    }
+
+    /// Every output position, in order.
+    fn positions(&self) -> impl Iterator<Item = [usize; 3]> {
+        let [od, oh, ow] = self.out;
+        (0..od).flat_map(move |z| (0..oh).flat_map(move |y| (0..ow).map(move |x| [z, y, x])))
     }
 
     /// [`Pool::forward`] for windows inside the input, without the bounds logic; it visits the
     /// taps in the same order, so ties and sums come out the same.
     fn forward_inside(&self, x: &[f32], y: &mut [f32], route: &mut [u32]) {
-        let (hw, ohw) = (self.h * self.w, self.oh * self.ow);
-        let [kh, kw] = self.kernel;
-        let area = (kh * kw) as f32;
+        let (hw, ohw) = (self.plane(), self.out_plane());
+        let [kd, kh, kw] = self.kernel;
+        let [_, ih, iw] = self.input;
+        let area = (kd * kh * kw) as f32;
         for c in 0..self.c {
             let plane = &x[c * hw..(c + 1) * hw];
-            for oy in 0..self.oh {
-                for ox in 0..self.ow {
-                    let o = c * ohw + oy * self.ow + ox;
-                    let base = oy * self.stride[0] * self.w + ox * self.stride[1];
-                    match self.kind {
-                        PoolKind::Max => {
-                            let mut best = (plane[base], base);
+            for (p, o) in self.positions().enumerate() {
+                let out = c * ohw + p;
+                let base = (o[0] * self.stride[0] * ih + o[1] * self.stride[1]) * iw + o[2] * self.stride[2];
+                match self.kind {
+                    PoolKind::Max => {
+                        let mut best = (plane[base], base);
+                        for a in 0..kd {
                             for i in 0..kh {
-                                let row = base + i * self.w;
+                                let row = base + (a * ih + i) * iw;
                                 for (j, &v) in plane[row..row + kw].iter().enumerate() {
                                     if v > best.0 {
                                         best = (v, row + j);
                                     }
                                 }
                             }
-                            y[o] = best.0;
-                            route[o] = (c * hw + best.1) as u32;
                         }
-                        PoolKind::Average { .. } => {
-                            let mut sum = 0.0f32;
+                        y[out] = best.0;
+                        route[out] = (c * hw + best.1) as u32;
+                    }
+                    PoolKind::Average { .. } => {
+                        let mut sum = 0.0f32;
+                        for a in 0..kd {
                             for i in 0..kh {
-                                let row = base + i * self.w;
+                                let row = base + (a * ih + i) * iw;
                                 plane[row..row + kw].iter().for_each(|&v| sum += v);
                             }
-                            y[o] = sum / area;
                         }
+                        y[out] = sum / area;
                     }
                 }
             }
@@ -121,28 +160,26 @@ impl Pool {
 
     /// The forward pass for any geometry (padding, dilation, windows past the edge).
     fn forward_any(&self, x: &[f32], y: &mut [f32], route: &mut [u32]) {
-        let (hw, ohw) = (self.h * self.w, self.oh * self.ow);
+        let (hw, ohw) = (self.plane(), self.out_plane());
         for c in 0..self.c {
             let plane = &x[c * hw..(c + 1) * hw];
-            for oy in 0..self.oh {
-                for ox in 0..self.ow {
-                    let o = c * ohw + oy * self.ow + ox;
-                    match self.kind {
-                        PoolKind::Max => {
-                            let mut best = (f32::NEG_INFINITY, u32::MAX);
-                            self.window(oy, ox, |i| {
-                                if plane[i] > best.0 || best.1 == u32::MAX {
-                                    best = (plane[i], (c * hw + i) as u32);
-                                }
-                            });
-                            y[o] = if best.1 == u32::MAX { 0.0 } else { best.0 };
-                            route[o] = best.1;
-                        }
-                        PoolKind::Average { .. } => {
-                            let mut s = 0.0f32;
-                            let n = self.window(oy, ox, |i| s += plane[i]);
-                            y[o] = if n == 0 { 0.0 } else { s / n as f32 };
-                        }
+            for (p, o) in self.positions().enumerate() {
+                let out = c * ohw + p;
+                match self.kind {
+                    PoolKind::Max => {
+                        let mut best = (f32::NEG_INFINITY, u32::MAX);
+                        self.window(o, |i| {
+                            if plane[i] > best.0 || best.1 == u32::MAX {
+                                best = (plane[i], (c * hw + i) as u32);
+                            }
+                        });
+                        y[out] = if best.1 == u32::MAX { 0.0 } else { best.0 };
+                        route[out] = best.1;
+                    }
+                    PoolKind::Average { .. } => {
+                        let mut s = 0.0f32;
+                        let n = self.window(o, |i| s += plane[i]);
+                        y[out] = if n == 0 { 0.0 } else { s / n as f32 };
                     }
                 }
             }
@@ -150,7 +187,7 @@ impl Pool {
     }
 
     pub(crate) fn backward(&self, route: &[u32], m: usize, dy: &[f32], dx: &mut [f32]) {
-        let (hw, ohw) = (self.h * self.w, self.oh * self.ow);
+        let (hw, ohw) = (self.plane(), self.out_plane());
         let (in_len, out_len) = (self.c * hw, self.c * ohw);
         for r in 0..m {
             let dyr = &dy[r * out_len..(r + 1) * out_len];
@@ -166,14 +203,12 @@ impl Pool {
                 PoolKind::Average { .. } => {
                     for c in 0..self.c {
                         let plane = &mut dxr[c * hw..(c + 1) * hw];
-                        for oy in 0..self.oh {
-                            for ox in 0..self.ow {
-                                let d = dyr[c * ohw + oy * self.ow + ox];
-                                let n = self.window(oy, ox, |_| {});
-                                if n > 0 {
-                                    let share = d / n as f32;
-                                    self.window(oy, ox, |i| plane[i] += share);
-                                }
+                        for (p, o) in self.positions().enumerate() {
+                            let d = dyr[c * ohw + p];
+                            let n = self.window(o, |_| {});
+                            if n > 0 {
+                                let share = d / n as f32;
+                                self.window(o, |i| plane[i] += share);
                             }
                         }
                     }
@@ -190,25 +225,25 @@ mod tests {
     #[test]
     fn the_inside_fast_path_equals_the_general_one() {
         for kind in [PoolKind::Max, PoolKind::Average { count_include_pad: false }] {
-            for (k, st, h) in [(2, 2, 8), (3, 1, 7), (3, 2, 9)] {
+            for (k, st, h, depth) in [(2, 2, 8, 1), (3, 1, 7, 1), (3, 2, 9, 1), (2, 2, 6, 4)] {
                 let o = (h - k) / st + 1;
+                let (kd, od) = if depth == 1 { (1, 1) } else { (k, (depth - k) / st + 1) };
                 let p = Pool {
                     kind,
                     c: 3,
-                    h,
-                    w: h,
-                    kernel: [k, k],
-                    stride: [st, st],
-                    dilation: [1, 1],
-                    pads: [0; 4],
-                    oh: o,
-                    ow: o,
+                    input: [depth, h, h],
+                    kernel: [kd, k, k],
+                    stride: [if depth == 1 { 1 } else { st }, st, st],
+                    dilation: [1; 3],
+                    pads: [0; 6],
+                    out: [od, o, o],
                 };
                 assert!(p.windows_inside());
                 // Values with ties, so that the tie-breaking is compared too.
-                let x: Vec<f32> = (0..3 * h * h).map(|i| ((i * 7) % 5) as f32).collect();
-                let (mut y1, mut y2) = (vec![0.0; 3 * o * o], vec![0.0; 3 * o * o]);
-                let (mut r1, mut r2) = (vec![0; 3 * o * o], vec![0; 3 * o * o]);
+                let x: Vec<f32> = (0..3 * depth * h * h).map(|i| ((i * 7) % 5) as f32).collect();
+                let n = 3 * od * o * o;
+                let (mut y1, mut y2) = (vec![0.0; n], vec![0.0; n]);
+                let (mut r1, mut r2) = (vec![0; n], vec![0; n]);
                 p.forward_inside(&x, &mut y1, &mut r1);
                 p.forward_any(&x, &mut y2, &mut r2);
                 assert_eq!(y1, y2);

@@ -1,85 +1,86 @@
-//! Reductions written with independent lanes so that the compiler vectorises them (a plain
-//! `iter().sum()` over floats is a serial chain), in a fixed order so results are reproducible.
+//! ONNX `ReduceSum`, `ReduceMean`, `ReduceMax`, `ReduceMin` (and `GlobalMaxPool`) over any set of
+//! non-batch axes: every input value belongs to one output value (`out_of`), resolved at import.
+//!
+//! Sum and mean add the input values in index order (a mean then scales by `1/n`); max and min
+//! keep, per output, the input index that won (the route; the first among ties). Backward:
+//! `dx[i] += scale · dy[out_of[i]]`, or `dx[route[o]] += dy[o]`.
 
-const LANES: usize = 8;
-
-/// Which dual norm of the gradients to accumulate: sums of squares (l2, the square root is
-/// taken at the end), sums of absolute values (l1) or maxima (l∞).
+/// Which reduction a [`Reduce`] applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DualNorm {
-    L1,
-    L2,
-    Linf,
+pub enum ReduceKind {
+    Sum,
+    Mean,
+    Max,
+    Min,
 }
 
-impl DualNorm {
-    /// Folds the gradient block `g` into the accumulator `acc`.
-    pub fn add(self, acc: &mut f64, g: &[f32]) {
-        match self {
-            DualNorm::L2 => *acc += dot64(g, g),
-            DualNorm::L1 => *acc += sum_abs64(g),
-            DualNorm::Linf => *acc = acc.max(f64::from(max_abs(g))),
+/// A reduction of a sample's tensor onto `out_len` values.
+#[derive(Debug, Clone)]
+pub struct Reduce {
+    pub kind: ReduceKind,
+    /// Per input value, the output value it reduces into.
+    pub out_of: Vec<u32>,
+    pub out_len: usize,
+}
+
+impl Reduce {
+    /// Values reduced into each output.
+    fn count(&self) -> usize {
+        self.out_of.len() / self.out_len.max(1)
+    }
+
+    pub(crate) fn route_len(&self) -> usize {
+        match self.kind {
+            ReduceKind::Max | ReduceKind::Min => self.out_len,
+            ReduceKind::Sum | ReduceKind::Mean => 0,
         }
     }
-}
 
-/// `Σ a_i b_i` accumulated in f64.
-pub fn dot64(a: &[f32], b: &[f32]) -> f64 {
-    let mut acc = [0f64; LANES];
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f64 = ca.remainder().iter().zip(cb.remainder()).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..LANES {
-            acc[l] += f64::from(x[l]) * f64::from(y[l]);
+    pub(crate) fn forward(&self, x: &[f32], y: &mut [f32], route: &mut [u32]) {
+        match self.kind {
+            ReduceKind::Sum | ReduceKind::Mean => {
+                y.fill(0.0);
+                for (&o, &v) in self.out_of.iter().zip(x) {
+                    y[o as usize] += v;
+                }
+                if self.kind == ReduceKind::Mean {
+                    let n = self.count() as f32;
+                    y.iter_mut().for_each(|v| *v /= n);
+                }
+            }
+            ReduceKind::Max | ReduceKind::Min => {
+                route.fill(u32::MAX);
+                let max = self.kind == ReduceKind::Max;
+                for (i, (&o, &v)) in self.out_of.iter().zip(x).enumerate() {
+                    let o = o as usize;
+                    let better = route[o] == u32::MAX || if max { v > y[o] } else { v < y[o] };
+                    if better {
+                        y[o] = v;
+                        route[o] = i as u32;
+                    }
+                }
+            }
         }
     }
-    acc.iter().sum::<f64>() + tail
-}
 
-/// `Σ |a_i|` accumulated in f64.
-pub fn sum_abs64(a: &[f32]) -> f64 {
-    let mut acc = [0f64; LANES];
-    let c = a.chunks_exact(LANES);
-    let tail: f64 = c.remainder().iter().map(|&x| f64::from(x.abs())).sum();
-    for x in c {
-        for l in 0..LANES {
-            acc[l] += f64::from(x[l].abs());
+    pub(crate) fn backward(&self, route: &[u32], m: usize, dy: &[f32], dx: &mut [f32]) {
+        let (n_in, n_out) = (self.out_of.len(), self.out_len);
+        let scale = if self.kind == ReduceKind::Mean { 1.0 / self.count() as f32 } else { 1.0 };
+        for (dyr, dxr) in dy.chunks_exact(n_out).zip(dx.chunks_exact_mut(n_in)).take(m) {
+            match self.kind {
+                ReduceKind::Sum | ReduceKind::Mean => {
+                    for (d, &o) in dxr.iter_mut().zip(&self.out_of) {
+                        *d += scale * dyr[o as usize];
+                    }
+                }
+                ReduceKind::Max | ReduceKind::Min => {
+                    for (&i, &d) in route.iter().zip(dyr) {
+                        if let Some(v) = dxr.get_mut(i as usize) {
+                            *v += d;
+                        }
+                    }
+                }
+            }
         }
-    }
-    acc.iter().sum::<f64>() + tail
-}
-
-/// `max |a_i|` (0 for an empty slice).
-pub fn max_abs(a: &[f32]) -> f32 {
-    a.iter().fold(0.0f32, |m, &x| m.max(x.abs()))
-}
-
-/// `Σ a_i b_i` in f32 with independent lanes.
-#[inline(always)]
-pub fn dot32(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; LANES];
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(&x, &y)| x * y).sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..LANES {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reductions_match_their_definitions() {
-        let a: Vec<f32> = (0..37).map(|i| (i as f32 * 0.3).sin()).collect();
-        let b: Vec<f32> = (0..37).map(|i| (i as f32 * 0.7).cos()).collect();
-        let want: f64 = a.iter().zip(&b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
-        assert!((dot64(&a, &b) - want).abs() < 1e-12);
-        assert!((f64::from(dot32(&a, &b)) - want).abs() < 1e-5);
-        assert!((sum_abs64(&a) - a.iter().map(|x| f64::from(x.abs())).sum::<f64>()).abs() < 1e-12);
-        assert_eq!(max_abs(&[1.0, -3.0, 2.0]), 3.0);
     }
 }

@@ -1,24 +1,38 @@
-//! Data movement as a gather map precomputed at import: ONNX `Transpose`, `Pad` (constant mode)
-//! and `Concat` of two computed values. `y[o]` is one value of one of (at most two) inputs, or the
-//! fill value; backward scatters each input's share of the cotangents through the same map.
+//! Data movement as a gather map precomputed at import: every output value is one value of one of
+//! the node's inputs, or a constant. ONNX `Transpose`, `Pad` (constant mode), `Concat` of any
+//! number of computed values, `Slice`, `Split`, `Gather` with constant indices, `Expand`, `Tile`,
+//! `Where` with a constant condition, `GatherElements`, `ScatterND`, `Trilu` and the slicing of
+//! unrolled recurrent layers all become one [`Remap`]; backward scatters each input's share of the
+//! cotangents through the same map.
 
-/// A map entry that holds the fill value.
-pub const FILL: u32 = u32::MAX;
-/// Set in the entries that read the second input. Indices stay below 2²⁸ (the importer's limit
-/// on values per sample), so the bit is free.
-const SECOND: u32 = 1 << 30;
+/// A map entry's source: input `i` of the node, or [`Entry::Const`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Entry {
+    /// Value `index` of dynamic input `input`.
+    Input { input: usize, index: usize },
+    /// A constant value (padding, a masked position).
+    Const(f32),
+}
 
-/// A gather map from up to two inputs (and a fill value) to the output.
+/// `src` marker of an entry that reads [`Remap::consts`].
+const CONST: u16 = u16::MAX;
+
+/// The most dynamic inputs one remap reads (a longer join is an import error).
+pub const MAX_INPUTS: usize = CONST as usize;
+
+/// A gather map from the node's inputs (and constants) to its output.
 #[derive(Debug, Clone)]
 pub struct Remap {
-    /// Per output value: [`FILL`], an index into the first input, or [`SECOND`] plus an index
-    /// into the second.
-    pub map: Vec<u32>,
-    pub fill: f32,
+    /// Per output value, the input it reads, or [`CONST`]; empty when every entry reads input 0.
+    src: Vec<u16>,
+    /// Per output value, the index in that input (or in `consts`).
+    idx: Vec<u32>,
+    /// The constant values entries may read.
+    consts: Vec<f32>,
 }
 
 /// Row-major strides of `shape`.
-fn strides(shape: &[usize]) -> Vec<usize> {
+pub fn strides(shape: &[usize]) -> Vec<usize> {
     let mut s = vec![1usize; shape.len()];
     for d in (0..shape.len().saturating_sub(1)).rev() {
         s[d] = s[d + 1] * shape[d + 1];
@@ -27,7 +41,7 @@ fn strides(shape: &[usize]) -> Vec<usize> {
 }
 
 /// Calls `f(index)` for every multi-index of `shape`, in row-major order.
-fn each_index(shape: &[usize], mut f: impl FnMut(&[usize])) {
+pub fn each_index(shape: &[usize], mut f: impl FnMut(&[usize])) {
     let total: usize = shape.iter().product();
     let mut idx = vec![0usize; shape.len()];
     for _ in 0..total {
@@ -43,13 +57,61 @@ fn each_index(shape: &[usize], mut f: impl FnMut(&[usize])) {
 }
 
 impl Remap {
+    /// The map whose output value `o` is `entries[o]`. Indices stay below 2³² (the importer
+    /// bounds values per sample) and inputs below [`MAX_INPUTS`].
+    pub fn new(entries: impl IntoIterator<Item = Entry>) -> Remap {
+        let (mut src, mut idx, mut consts) = (Vec::new(), Vec::new(), Vec::<f32>::new());
+        for e in entries {
+            match e {
+                Entry::Input { input, index } => {
+                    src.push(input as u16);
+                    idx.push(index as u32);
+                }
+                Entry::Const(v) => {
+                    // Reuse the slot of an equal constant (bit-equal, so NaN and -0 are kept).
+                    let slot = consts.iter().position(|c| c.to_bits() == v.to_bits()).unwrap_or_else(|| {
+                        consts.push(v);
+                        consts.len() - 1
+                    });
+                    src.push(CONST);
+                    idx.push(slot as u32);
+                }
+            }
+        }
+        if src.iter().all(|&s| s == 0) {
+            src.clear();
+        }
+        Remap { src, idx, consts }
+    }
+
+    /// Output values.
+    pub fn len(&self) -> usize {
+        self.idx.len()
+    }
+
+    /// Whether the output is empty.
+    pub fn is_empty(&self) -> bool {
+        self.idx.is_empty()
+    }
+
+    /// What output value `o` reads.
+    pub fn entry(&self, o: usize) -> Entry {
+        match self.src.get(o).copied().unwrap_or(0) {
+            CONST => Entry::Const(self.consts[self.idx[o] as usize]),
+            s => Entry::Input { input: usize::from(s), index: self.idx[o] as usize },
+        }
+    }
+
     /// `Transpose` of a tensor of shape `shape` by `perm`.
     pub fn transpose(shape: &[usize], perm: &[usize]) -> Remap {
         let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
         let st = strides(shape);
-        let mut map = Vec::with_capacity(shape.iter().product());
-        each_index(&out_shape, |idx| map.push(idx.iter().zip(perm).map(|(&i, &p)| i * st[p]).sum::<usize>() as u32));
-        Remap { map, fill: 0.0 }
+        let mut entries = Vec::with_capacity(shape.iter().product());
+        each_index(&out_shape, |idx| {
+            let index = idx.iter().zip(perm).map(|(&i, &p)| i * st[p]).sum::<usize>();
+            entries.push(Entry::Input { input: 0, index });
+        });
+        Remap::new(entries)
     }
 
     /// `Pad` (constant mode) of a tensor of shape `shape` by `begin[d]` values before and `end[d]`
@@ -57,61 +119,72 @@ impl Remap {
     pub fn pad(shape: &[usize], begin: &[usize], end: &[usize], fill: f32) -> Remap {
         let out_shape: Vec<usize> = (0..shape.len()).map(|d| begin[d] + shape[d] + end[d]).collect();
         let st = strides(shape);
-        let mut map = Vec::with_capacity(out_shape.iter().product());
+        let mut entries = Vec::with_capacity(out_shape.iter().product());
         each_index(&out_shape, |idx| {
             let inside = (0..idx.len()).all(|d| idx[d] >= begin[d] && idx[d] < begin[d] + shape[d]);
-            map.push(if inside {
-                (0..idx.len()).map(|d| (idx[d] - begin[d]) * st[d]).sum::<usize>() as u32
+            entries.push(if inside {
+                Entry::Input { input: 0, index: (0..idx.len()).map(|d| (idx[d] - begin[d]) * st[d]).sum() }
             } else {
-                FILL
+                Entry::Const(fill)
             });
         });
-        Remap { map, fill }
+        Remap::new(entries)
     }
 
-    /// `Concat` of tensors of shapes `a` and `b` (equal but on `axis`) along `axis`.
-    pub fn concat(a: &[usize], b: &[usize], axis: usize) -> Remap {
-        let mut out_shape = a.to_vec();
-        out_shape[axis] += b[axis];
-        let (sa, sb) = (strides(a), strides(b));
-        let mut map = Vec::with_capacity(out_shape.iter().product());
+    /// `Concat` of tensors of shapes `shapes` (equal but on `axis`) along `axis`, input `i` being
+    /// the node's dynamic input `i`.
+    pub fn concat(shapes: &[&[usize]], axis: usize) -> Remap {
+        let mut out_shape = shapes[0].to_vec();
+        out_shape[axis] = shapes.iter().map(|s| s[axis]).sum();
+        // The input holding each position along the axis, and the position within it.
+        let owner: Vec<(usize, usize)> =
+            shapes.iter().enumerate().flat_map(|(i, s)| (0..s[axis]).map(move |p| (i, p))).collect();
+        let st: Vec<Vec<usize>> = shapes.iter().map(|s| strides(s)).collect();
+        let mut entries = Vec::with_capacity(out_shape.iter().product());
         each_index(&out_shape, |idx| {
-            let at = |st: &[usize], shift: usize| {
-                idx.iter().enumerate().map(|(d, &i)| if d == axis { i - shift } else { i } * st[d]).sum::<usize>()
-            };
-            map.push(if idx[axis] < a[axis] { at(&sa, 0) as u32 } else { SECOND | at(&sb, a[axis]) as u32 });
+            let (input, pos) = owner[idx[axis]];
+            let index = idx.iter().enumerate().map(|(d, &i)| if d == axis { pos } else { i } * st[input][d]).sum();
+            entries.push(Entry::Input { input, index });
         });
-        Remap { map, fill: 0.0 }
+        Remap::new(entries)
     }
 
-    /// What a map entry reads: `Some((input, index))`, or `None` for the fill value.
-    pub fn source(entry: u32) -> Option<(usize, usize)> {
-        match entry {
-            FILL => None,
-            e if e & SECOND != 0 => Some((1, (e & !SECOND) as usize)),
-            e => Some((0, e as usize)),
+    /// Number of dynamic inputs the map reads (one past the highest).
+    pub fn inputs(&self) -> usize {
+        if self.src.is_empty() {
+            return usize::from(!self.idx.is_empty());
         }
+        self.src.iter().filter(|&&s| s != CONST).map(|&s| usize::from(s) + 1).max().unwrap_or(0)
     }
 
     pub(crate) fn forward(&self, inputs: &[&[f32]], y: &mut [f32]) {
-        for (o, &e) in y.iter_mut().zip(&self.map) {
-            *o = match Remap::source(e) {
-                None => self.fill,
-                Some((s, i)) => inputs[s][i],
+        if self.src.is_empty() {
+            let x = inputs[0];
+            y.iter_mut().zip(&self.idx).for_each(|(o, &i)| *o = x[i as usize]);
+            return;
+        }
+        for ((o, &s), &i) in y.iter_mut().zip(&self.src).zip(&self.idx) {
+            *o = match s {
+                CONST => self.consts[i as usize],
+                s => inputs[usize::from(s)][i as usize],
             };
         }
     }
 
     /// Adds input `input`'s share of the `m` cotangent rows `dy` to its rows `dx`.
     pub(crate) fn backward(&self, input: usize, m: usize, dy: &[f32], dx: &mut [f32]) {
-        let (n, len) = (self.map.len(), dx.len() / m.max(1));
+        let (n, len) = (self.idx.len(), dx.len() / m.max(1));
         for (r, dyr) in dy.chunks_exact(n).enumerate().take(m) {
             let dxr = &mut dx[r * len..(r + 1) * len];
-            for (&e, &d) in self.map.iter().zip(dyr) {
-                if let Some((s, i)) = Remap::source(e) {
-                    if s == input {
-                        dxr[i] += d;
-                    }
+            if self.src.is_empty() {
+                for (&i, &d) in self.idx.iter().zip(dyr) {
+                    dxr[i as usize] += d;
+                }
+                continue;
+            }
+            for ((&s, &i), &d) in self.src.iter().zip(&self.idx).zip(dyr) {
+                if usize::from(s) == input && s != CONST {
+                    dxr[i as usize] += d;
                 }
             }
         }

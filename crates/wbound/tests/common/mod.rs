@@ -50,6 +50,14 @@ impl OnnxBuilder {
         self
     }
 
+    /// Declares the graph input as integers (token ids) of ONNX element type `elem_type`.
+    pub fn integer_input(mut self, elem_type: i32) -> OnnxBuilder {
+        if let Some(tt) = self.graph.input[0].r#type.as_mut().and_then(|t| t.tensor_type.as_mut()) {
+            tt.elem_type = elem_type;
+        }
+        self
+    }
+
     /// The graph input's name.
     pub fn input(&self) -> &str {
         &self.input
