@@ -64,10 +64,11 @@ def test_the_package_is_marked_typed():
     assert (PACKAGE / "py.typed").exists()
 
 
-def test_mypy_stubtest_agrees():
+def test_mypy_stubtest_agrees(tmp_path):
     if importlib.util.find_spec("mypy") is None:
         pytest.skip("mypy is not installed (.ci/run installs it)")
     config = ROOT / "python" / "pyproject.toml"
     args = [sys.executable, "-m", "mypy.stubtest", "--mypy-config-file", str(config), "wbound"]
-    r = subprocess.run(args, capture_output=True, text=True, cwd=PACKAGE.parent)
+    # From an empty folder: mypy must see the installed package, not the files around it.
+    r = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
