@@ -16,10 +16,7 @@ venv="${WBOUND_TEST_VENV:-target/python-test-venv}"
 rm -rf "$venv"
 python3 -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin pytest numpy pandas mypy
-# Built with the test profile (optimised, as `cargo test`'s) so that it reuses what `cargo test`
-# compiled; `pip install ./python` alone builds a release wheel.
-MATURIN_PEP517_ARGS="--profile test" \
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check ./python
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check ./python
 # From outside python/, so that the installed package is the one tested.
 cd python/tests
 WBOUND_CLI="$(pwd)/../../target/debug/wbound" "../../$venv/bin/python" -m pytest -q -p no:cacheprovider .
