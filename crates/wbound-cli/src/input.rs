@@ -51,7 +51,7 @@ pub fn load(args: &DataArgs, model: &Model) -> Result<Input> {
     if format == Format::Npy && !wants_preprocess {
         if let Some(stream) = NpyStream::open(&args.inputs)? {
             let image = Geometry::of_shape(stream.sample_shape());
-            return finish(args, model, Samples::Stream(stream), None, image, None);
+            return finish(args, Samples::Stream(stream), None, image, None);
         }
     }
     let options = OpenOptions {
@@ -67,28 +67,18 @@ pub fn load(args: &DataArgs, model: &Model) -> Result<Input> {
         dataset = dataset.reshape(shape)?;
     }
     let labels = dataset.labels().map(<[i64]>::to_vec);
-    finish(args, model, Samples::Memory(dataset), labels, image, loaded.class_names)
+    finish(args, Samples::Memory(dataset), labels, image, loaded.class_names)
 }
 
-/// Attaches `--labels`, checks the labels and picks the shard's range.
+/// Attaches `--labels` and picks the shard's range. The library checks the samples' shape and the
+/// labels against the model when the run starts.
 fn finish(
     args: &DataArgs,
-    model: &Model,
     data: Samples,
     labels: Option<Vec<i64>>,
     image: Option<Geometry>,
     class_names: Option<Vec<String>>,
 ) -> Result<Input> {
-    let (have, want) = (data.sample_shape(), model.input_shape());
-    if have != want {
-        let dims = |s: &[usize]| s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ");
-        bail!(
-            "{}: the samples have shape {have:?} but the model expects {want:?} per sample (input shape [N, {}]; file shape [N, {}])",
-            args.inputs.display(),
-            dims(want),
-            dims(have)
-        );
-    }
     let n = data.len();
     let labels = match &args.labels {
         Some(path) => {
@@ -100,16 +90,6 @@ fn finish(
         }
         None => labels,
     };
-    if let Some(labels) = &labels {
-        let classes = model.num_classes() as i64;
-        if let Some(i) = labels.iter().position(|&l| l < 0 || l >= classes) {
-            bail!(
-                "label {} of sample {i} is out of range for a model with {classes} classes (labels 0..{})",
-                labels[i],
-                classes - 1
-            );
-        }
-    }
     if n == 0 {
         bail!("{}: the data set holds zero samples", args.inputs.display());
     }
@@ -121,6 +101,14 @@ fn finish(
         return Err(usage(format!("shard {:?} of {n} samples is empty: use fewer shards", args.shard)));
     }
     Ok(Input { data, labels, image, range, class_names })
+}
+
+/// A library error about the samples (their shape, labels, values) with the file they came from.
+pub fn about_inputs(args: &DataArgs) -> impl Fn(wbound::Error) -> wbound::Error + '_ {
+    move |e| match e {
+        e @ (wbound::Error::Data(_) | wbound::Error::NonFiniteInput { .. }) => e.in_file(&args.inputs),
+        e => e,
+    }
 }
 
 /// The samples: in memory, or streamed from an `.npy` file batch by batch.

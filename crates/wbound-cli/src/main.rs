@@ -62,13 +62,44 @@ fn main() -> ExitCode {
             ExitCode::from(interrupt::EXIT_CODE)
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
-            if matches!(e.downcast_ref::<wbound::Error>(), Some(wbound::Error::Resources(_))) {
+            let lib = library_error(&e);
+            // The library names its settings; the user typed flags.
+            let line = match e.downcast_ref::<wbound::Error>() {
+                Some(wbound::Error::Setting { name, msg }) => format!("invalid {}: {msg}", flag(name).unwrap_or(name)),
+                _ => format!("{e:#}"),
+            };
+            let hint = if matches!(lib, Some(wbound::Error::NonFiniteInput { .. })) { " (--skip-invalid)" } else { "" };
+            eprintln!("error: {line}{hint}");
+            if matches!(lib, Some(wbound::Error::Resources(_))) {
                 eprintln!("hint: lower --threads or --batch-size, or set --max-memory (default: 80% of this machine's memory)");
             }
-            ExitCode::from(if e.downcast_ref::<Usage>().is_some() { 2 } else { 1 })
+            let usage = e.downcast_ref::<Usage>().is_some()
+                || matches!(lib, Some(wbound::Error::Setting { .. } | wbound::Error::Config(_)));
+            ExitCode::from(if usage { 2 } else { 1 })
         }
     }
+}
+
+/// The library's error behind `e`, looking through the file it is about.
+fn library_error(e: &anyhow::Error) -> Option<&wbound::Error> {
+    let mut lib = e.downcast_ref::<wbound::Error>()?;
+    while let wbound::Error::File { cause, .. } = lib {
+        lib = cause;
+    }
+    Some(lib)
+}
+
+/// The flag that sets a run setting the library names ([`wbound::Error::Setting`]).
+fn flag(setting: &str) -> Option<&'static str> {
+    Some(match setting {
+        "eps" => "--eps",
+        "params" => "--params",
+        "threads" => "--threads",
+        "batch_size" => "--batch-size",
+        "reference" => "--reference",
+        "k" => "-k",
+        _ => return None,
+    })
 }
 
 /// `wbound score ... | head` closing the pipe early is not an error.

@@ -11,8 +11,8 @@ use wbound::{SampleScore, Status};
 
 use crate::usage;
 
-/// The CSV header, fixed (downstream scripts rely on it).
-pub const CSV_HEADER: &str = "index,score,distance,steps,status,original_class,final_class";
+/// The CSV header, fixed (downstream scripts rely on it); the library owns the column list.
+pub use wbound::columns::CSV_HEADER;
 
 /// Writes one CSV row. Floats use the shortest representation that reads back to the same f64;
 /// +∞ distances (status `stuck`) are written `inf`, NaN (statuses `non_finite`, `invalid_input`)

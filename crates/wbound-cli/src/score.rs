@@ -47,17 +47,12 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
             "--reference label needs labels: from the format (IDX, CIFAR, image folders, CSV) or --labels Y.npy",
         ));
     }
-    // Settings the library checks when a run starts (the parameter glob, eps) are checked now,
-    // before anything is written.
-    a.run.params.resolve(model.graph())?;
-    if !(a.run.eps >= 0.0 && a.run.eps.is_finite()) {
-        return Err(usage(format!("--eps must be a finite number >= 0, not {}", a.run.eps)));
-    }
+    // The library checks the settings and the data when the run starts, before anything is written.
     let calc = calculator(&a.run, &model).reference(a.reference);
     match a.out.as_deref().filter(|p| p.as_os_str() != "-") {
         None => {
             let slice = Slice::of(&input, input.range.clone());
-            let batches = calc.compute_influence_values(&slice)?;
+            let batches = calc.compute_influence_values(&slice).map_err(input::about_inputs(&a.data))?;
             let mut out = BufWriter::new(std::io::stdout().lock());
             writeln!(out, "{CSV_HEADER}")?;
             score_rows(Some(batches), &input, 0, a.run.quiet, &mut out, None)
@@ -233,7 +228,10 @@ fn to_file(a: &ScoreArgs, calc: &WeightsBoundaryCalculator, input: &Input, path:
     }
     // The run's checks (inputs, memory) pass before a new partial file is created.
     let slice = Slice::of(input, input.range.start + done..input.range.end);
-    let batches = if slice.range.is_empty() { None } else { Some(calc.compute_influence_values(&slice)?) };
+    let batches = match slice.range.is_empty() {
+        true => None,
+        false => Some(calc.compute_influence_values(&slice).map_err(input::about_inputs(&a.data))?),
+    };
     let file = match recovered {
         Some((file, _)) => file,
         None => {

@@ -30,7 +30,7 @@ pub fn run(a: &TopKArgs) -> Result<()> {
         OrderArg::Ascending => Order::Ascending,
     };
     let slice = Slice::of(&input, input.range.clone());
-    let top = calc.compute_top_k_from_training_dataset(&slice, k, order)?;
+    let top = calc.compute_top_k_from_training_dataset(&slice, k, order).map_err(input::about_inputs(&a.data))?;
     let labels = input.labels.as_deref();
     let name = |c: i64| match &input.class_names {
         Some(names) => names.get(c as usize).map_or(c.to_string(), |s| format!("{c} ({s})")),

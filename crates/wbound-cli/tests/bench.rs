@@ -86,7 +86,7 @@ fn bench_rejects_bad_settings_with_one_line_errors() {
             .unwrap()
             .args(["bench", "--dataset", "digits", "--train-size", "50", "--noise", noise, "--plot", "/tmp/never.png"])
             .assert()
-            .code(1)
+            .code(2) // a setting the library refuses is a usage error
             .get_output()
             .clone();
         let err = String::from_utf8(out.stderr).unwrap();
@@ -96,7 +96,7 @@ fn bench_rejects_bad_settings_with_one_line_errors() {
         .unwrap()
         .args(["bench", "--dataset", "digits", "--train-size", "50", "--lr", "nan", "--plot", "/tmp/never.png"])
         .assert()
-        .code(1)
+        .code(2)
         .get_output()
         .clone();
     assert!(String::from_utf8(out.stderr).unwrap().contains("learning rate"));

@@ -93,7 +93,7 @@ fn idx_images_with_scale_score_like_the_npy() {
     bad[7] = 12;
     std::fs::write(dir.path().join("t10k-labels-idx1-ubyte"), idx_bytes(0x801, &[30], &bad)).unwrap();
     let err = fails(wbound().args(["score", "--model"]).arg(fixture("mlp/model.onnx")).arg("--inputs").arg(&images), 1);
-    assert!(err.contains("label 12 of sample 7") && err.contains("10 classes"), "{err}");
+    assert!(err.contains("sample 7 has label 12") && err.contains("10 classes"), "{err}");
     // A bad magic number.
     std::fs::write(&images, idx_bytes(0x1234, &[30, 8, 8], &bytes)).unwrap();
     let err = fails(wbound().args(["score", "--model"]).arg(fixture("mlp/model.onnx")).arg("--inputs").arg(&images), 1);

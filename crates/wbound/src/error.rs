@@ -43,13 +43,40 @@ pub enum Error {
     #[error("model graph: {0}")]
     Graph(String),
 
-    /// Data that does not fit the model or cannot be used (shape, dtype, NaN, empty).
+    /// Data that does not fit the model or cannot be used (shape, dtype, labels, empty).
     #[error("{0}")]
     Data(String),
 
-    /// An invalid setting of the calculator (eps, norm, parameter selection).
+    /// A sample holds NaN or ∞ (found before any work; the calculator's `skip_invalid` scores the
+    /// others instead and marks it `invalid_input`).
+    #[error(
+        "sample {sample} holds a non-finite value ({value}) at position {position}; clean or drop it before \
+         scoring, or skip it: the other samples are scored and it is marked invalid_input"
+    )]
+    NonFiniteInput {
+        /// The first such sample's index in the data set.
+        sample: usize,
+        /// The position of the value in the flattened sample.
+        position: usize,
+        /// The value (NaN, inf or -inf).
+        value: f32,
+    },
+
+    /// An invalid setting outside a run's own settings (preprocessing, the benchmark, weights to
+    /// write).
     #[error("invalid setting: {0}")]
     Config(String),
+
+    /// An invalid value of one of a run's settings, named as the library's builder names it
+    /// (`eps`, `params`, `threads`, `batch_size`, `candidate_classes`, `reference`, `k`); front
+    /// ends (the CLI's flags, Python's keyword arguments) name their own option where it differs.
+    #[error("invalid {name}: {msg}")]
+    Setting {
+        /// The setting.
+        name: &'static str,
+        /// What is wrong with its value and, where there is one, what to do.
+        msg: String,
+    },
 
     /// The run would need more memory than allowed.
     #[error("not enough memory: {0}")]
@@ -58,6 +85,11 @@ pub enum Error {
     /// The run was stopped through its cancel flag.
     #[error("cancelled")]
     Cancelled,
+
+    /// A worker thread panicked while scoring (a bug in wbound, not in the data): the panic's
+    /// message.
+    #[error("a worker thread panicked while scoring ({0}); please report this as a bug")]
+    WorkerPanic(String),
 
     /// An error about a specific file (wraps one of the above with the path; the message includes
     /// the inner one).
@@ -107,6 +139,10 @@ impl Error {
             e @ (Error::Io { .. } | Error::File { .. }) => e,
             e => Error::File { path: path.into(), cause: Box::new(e) },
         }
+    }
+
+    pub(crate) fn setting(name: &'static str, msg: impl Into<String>) -> Error {
+        Error::Setting { name, msg: msg.into() }
     }
 
     pub(crate) fn node(node: &str, op: &str, msg: impl Into<String>) -> Error {

@@ -38,6 +38,7 @@
 
 pub mod bench;
 pub mod calculator;
+pub mod columns;
 pub mod data;
 pub mod deepfool;
 pub mod engine;
@@ -50,7 +51,9 @@ pub mod params;
 pub mod sample_boundary;
 pub mod tensor;
 
-pub use calculator::{human_bytes, InfluenceValues, MemoryPlan, Order, ScoredBatch, TopK, WeightsBoundaryCalculator};
+pub use calculator::{
+    human_bytes, InfluenceValues, MemoryPlan, Order, ScoredBatch, TopK, TopKSelector, WeightsBoundaryCalculator,
+};
 pub use data::{ArrayDataset, Dataset};
 pub use deepfool::{Norm, Reference, SampleScore, Status};
 pub use error::{Error, Result, UnsupportedOp};

@@ -58,22 +58,22 @@ impl ParamSelection {
             }
             ParamSelection::Glob(g) => {
                 let pat = glob::Pattern::new(g)
-                    .map_err(|e| Error::Config(format!("--params '{g}' is not a valid glob: {e}")))?;
+                    .map_err(|e| Error::setting("params", format!("'{g}' is not a valid glob: {e}")))?;
                 let ids: Vec<_> =
                     (0..t.len()).filter(|&i| t[i].role != Role::Statistic && pat.matches(&t[i].name)).collect();
                 if ids.is_empty() {
                     let names: Vec<&str> =
                         t.iter().filter(|x| x.role != Role::Statistic).map(|x| x.name.as_str()).take(12).collect();
-                    return Err(Error::Config(format!(
-                        "--params '{g}' matches no parameter; the model's parameters include: {}",
-                        names.join(", ")
-                    )));
+                    return Err(Error::setting(
+                        "params",
+                        format!("'{g}' matches no parameter; the model's parameters include: {}", names.join(", ")),
+                    ));
                 }
                 ids
             }
         };
         if ids.is_empty() {
-            return Err(Error::Config(
+            return Err(Error::Graph(
                 "the model has no trainable parameters (no MatMul, Gemm, Conv or BatchNormalization weights)".into(),
             ));
         }
