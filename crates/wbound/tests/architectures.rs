@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use wbound::data::npy;
-use wbound::{Dataset, Model, Reference, WeightsBoundaryCalculator};
+use wbound::{Model, Reference, WeightsBoundaryCalculator};
 
 const CASES: [&str; 10] =
     ["vit", "bert", "distilbert", "lstm", "gru", "densenet", "inception", "shuffle", "conv1d", "convnext"];
