@@ -136,12 +136,39 @@ impl Binary {
     }
 
     /// Adds `dy ⊙ ∂y/∂side` into `g`, gathered back through the side's broadcast map.
+    ///
+    /// The partial derivative is chosen once per call, not per element, so that the common
+    /// cases (a bias or residual `Add`, a scale `Mul`) run as plain loops; every case computes
+    /// `d * partial` exactly as [`Binary::partial`] does, in the same order.
     fn accumulate(&self, w: &Weights, inputs: &[&[f32]], side: usize, dy: &[f32], g: &mut [f32]) {
         let (a, b) = (self.values(w, inputs, 0), self.values(w, inputs, 1));
-        for (i, &d) in dy.iter().enumerate() {
-            if d != 0.0 {
-                let (ai, bi) = (a[self.index(0, i)], b[self.index(1, i)]);
-                g[self.index(side, i)] += d * self.partial(side, ai, bi);
+        let at = |s: usize, i: usize| if s == 0 { a[self.index(0, i)] } else { b[self.index(1, i)] };
+        match (self.kind, side) {
+            (BinaryKind::Add, _) | (BinaryKind::Sub, 0) => self.scatter(side, dy, g, |_| 1.0),
+            (BinaryKind::Sub, _) => self.scatter(side, dy, g, |_| -1.0),
+            (BinaryKind::Mul, 0) => self.scatter(side, dy, g, |i| at(1, i)),
+            (BinaryKind::Mul, _) => self.scatter(side, dy, g, |i| at(0, i)),
+            (BinaryKind::Div, 0) => self.scatter(side, dy, g, |i| 1.0 / at(1, i)),
+            _ => self.scatter(side, dy, g, |i| self.partial(side, at(0, i), at(1, i))),
+        }
+    }
+
+    /// `g[map(i)] += dy[i] * partial(i)` for every non-zero `dy[i]`, in order of `i`.
+    fn scatter(&self, side: usize, dy: &[f32], g: &mut [f32], partial: impl Fn(usize) -> f32) {
+        match &self.maps[side] {
+            None => {
+                for (i, (&d, gi)) in dy.iter().zip(g.iter_mut()).enumerate() {
+                    if d != 0.0 {
+                        *gi += d * partial(i);
+                    }
+                }
+            }
+            Some(map) => {
+                for (i, (&d, &j)) in dy.iter().zip(map).enumerate() {
+                    if d != 0.0 {
+                        g[j as usize] += d * partial(i);
+                    }
+                }
             }
         }
     }
