@@ -16,6 +16,7 @@ mod output;
 mod plot;
 mod progress;
 mod score;
+mod scorer;
 mod topk;
 mod weights_note;
 

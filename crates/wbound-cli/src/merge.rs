@@ -7,7 +7,7 @@ use std::fs;
 use anyhow::{bail, Context, Result};
 
 use crate::args::MergeArgs;
-use crate::output::{parse_row, write_atomic, CSV_HEADER};
+use crate::output::{is_header, parse_row, write_atomic, CSV_HEADER};
 use crate::usage;
 
 pub fn run(a: &MergeArgs) -> Result<()> {
@@ -21,13 +21,26 @@ pub fn run(a: &MergeArgs) -> Result<()> {
         .collect::<Result<_>>()?;
     // (index, shard number, line) for every row.
     let mut rows: Vec<(usize, usize, &str)> = Vec::new();
+    let mut header: Option<&str> = None;
     for (s, (text, path)) in texts.iter().zip(&a.shards).enumerate() {
         let mut lines = text.lines();
-        if lines.next() != Some(CSV_HEADER) {
-            bail!("{}: not a wbound scores CSV (its first line is not '{CSV_HEADER}')", path.display());
+        let first = lines.next().unwrap_or_default();
+        if !is_header(first) {
+            bail!(
+                "{}: not a wbound scores CSV (its first line is not a wbound header like '{CSV_HEADER}')",
+                path.display()
+            );
+        }
+        match header {
+            Some(h) if h != first => bail!(
+                "{} has other columns than {} ('{first}' against '{h}'): the shards come from different runs",
+                path.display(),
+                a.shards[0].display()
+            ),
+            _ => header = Some(first),
         }
         for (i, line) in lines.enumerate() {
-            let row = parse_row(line, &|| format!("{} line {}", path.display(), i + 2))?;
+            let row = parse_row(line, first, &|| format!("{} line {}", path.display(), i + 2))?;
             rows.push((row.index, s, line));
         }
     }
@@ -46,7 +59,7 @@ pub fn run(a: &MergeArgs) -> Result<()> {
         bail!("gap: the shards hold indices 0..{} but --expect says {n} samples", rows.len().saturating_sub(1));
     }
     write_atomic(&a.out, |out| {
-        writeln!(out, "{CSV_HEADER}")?;
+        writeln!(out, "{}", header.unwrap_or(CSV_HEADER))?;
         for (_, _, line) in &rows {
             writeln!(out, "{line}")?;
         }

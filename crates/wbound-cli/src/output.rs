@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use npyz::WriterBuilder;
-use wbound::{SampleScore, Status};
+use wbound::{CheckpointScore, SampleScore, Status};
 
 use crate::usage;
 
-/// The CSV header, fixed (downstream scripts rely on it); the library owns the column list.
-pub use wbound::columns::CSV_HEADER;
+/// The CSV headers, fixed (downstream scripts rely on them); the library owns the column lists.
+pub use wbound::columns::{checkpoint_header, is_header, CSV_HEADER};
 
 /// Writes one CSV row. Floats use the shortest representation that reads back to the same f64;
 /// +∞ distances (status `stuck`) are written `inf`, NaN (statuses `non_finite`, `invalid_input`)
@@ -24,6 +24,23 @@ pub fn csv_row(out: &mut dyn Write, index: usize, s: &SampleScore) -> std::io::R
     } else {
         writeln!(out, "{},{}", s.original_class, s.final_class)
     }
+}
+
+/// Writes one CSV row of a checkpoint run ([`checkpoint_header`]), with the per-checkpoint scores
+/// when `per_checkpoint`; like [`csv_row`], a sample not scored has empty class cells.
+pub fn checkpoint_row(out: &mut dyn Write, index: usize, s: &CheckpointScore, per_checkpoint: bool) -> std::io::Result<()> {
+    write!(out, "{index},{},{},{},{},", s.score, s.aum, s.mean_loss, s.label)?;
+    if s.status == Status::InvalidInput {
+        write!(out, ",,,{},{}", s.steps, s.status)?;
+    } else {
+        write!(out, "{},{},{},{},{}", s.prediction, s.suggested_label, s.final_class, s.steps, s.status)?;
+    }
+    if per_checkpoint {
+        for v in &s.scores {
+            write!(out, ",{v}")?;
+        }
+    }
+    writeln!(out)
 }
 
 /// The format of `--out`, from its extension.
@@ -69,22 +86,27 @@ pub struct Row<'a> {
     pub fields: Vec<&'a str>,
 }
 
-/// Parses a data line of a scores CSV (`what` names the file and line in errors).
-pub fn parse_row<'a>(line: &'a str, what: &dyn Fn() -> String) -> Result<Row<'a>> {
+/// Parses a data line of a scores CSV with `header` (`what` names the file and line in errors).
+pub fn parse_row<'a>(line: &'a str, header: &str, what: &dyn Fn() -> String) -> Result<Row<'a>> {
     let fields: Vec<&str> = line.split(',').collect();
-    if fields.len() != 7 {
-        bail!("{}: expected 7 columns ({CSV_HEADER}), found {}", what(), fields.len());
+    let columns = header.split(',').count();
+    if fields.len() != columns {
+        bail!("{}: expected {columns} columns ({header}), found {}", what(), fields.len());
     }
     let index = fields[0].parse().with_context(|| format!("{}: index '{}' is not a number", what(), fields[0]))?;
     Ok(Row { index, fields })
 }
 
-/// A class cell for JSON: empty (a sample that was not scored) becomes `null`.
-fn null_if_empty(cell: &str) -> &str {
-    if cell.is_empty() {
-        "null"
+/// A CSV cell as a JSON value: the text columns (`status`, `path`) as strings, empty cells (the
+/// classes of a sample not scored) and non-finite numbers (`inf`, `NaN`) as `null`, other numbers
+/// as they are.
+fn json_cell(name: &str, cell: &str) -> String {
+    if matches!(name, "status" | "path") {
+        serde_json::Value::from(cell).to_string()
+    } else if cell.parse::<f64>().is_ok_and(f64::is_finite) {
+        cell.to_string()
     } else {
-        cell
+        "null".into()
     }
 }
 
@@ -95,32 +117,19 @@ pub fn finalize(partial: &Path, dest: &Path, format: OutFormat) -> Result<()> {
             .with_context(|| format!("cannot move {} to {}", partial.display(), dest.display()));
     }
     let reader = BufReader::new(File::open(partial).with_context(|| format!("cannot read {}", partial.display()))?);
-    let lines: Vec<String> = reader.lines().skip(1).collect::<std::io::Result<_>>()?;
+    let mut lines = reader.lines();
+    let header = lines.next().transpose()?.unwrap_or_default();
+    let lines: Vec<String> = lines.collect::<std::io::Result<_>>()?;
+    let names: Vec<&str> = header.split(',').collect();
     write_atomic(dest, |out| {
         let what = |i: usize| move || format!("{} line {}", partial.display(), i + 2);
         match format {
             OutFormat::Jsonl => {
                 for (i, line) in lines.iter().enumerate() {
-                    let r = parse_row(line, &what(i))?;
-                    let num = |s: &str| {
-                        if s.parse::<f64>().is_ok_and(f64::is_finite) {
-                            s.to_string()
-                        } else {
-                            "null".into()
-                        }
-                    };
-                    let f = &r.fields;
-                    writeln!(
-                        out,
-                        "{{\"index\":{},\"score\":{},\"distance\":{},\"steps\":{},\"status\":\"{}\",\"original_class\":{},\"final_class\":{}}}",
-                        r.index,
-                        num(f[1]),
-                        num(f[2]),
-                        f[3],
-                        f[4],
-                        null_if_empty(f[5]),
-                        null_if_empty(f[6])
-                    )?;
+                    let r = parse_row(line, &header, &what(i))?;
+                    let cells: Vec<String> =
+                        names.iter().zip(&r.fields).map(|(name, cell)| format!("\"{name}\":{}", json_cell(name, cell))).collect();
+                    writeln!(out, "{{{}}}", cells.join(","))?;
                 }
             }
             _ => {
@@ -128,7 +137,7 @@ pub fn finalize(partial: &Path, dest: &Path, format: OutFormat) -> Result<()> {
                     .iter()
                     .enumerate()
                     .map(|(i, line)| {
-                        let r = parse_row(line, &what(i))?;
+                        let r = parse_row(line, &header, &what(i))?;
                         r.fields[1].parse::<f64>().with_context(|| format!("{}: bad score", what(i)()))
                     })
                     .collect::<Result<_>>()?;

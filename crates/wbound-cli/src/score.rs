@@ -11,12 +11,13 @@ use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use wbound::{InfluenceValues, Model, Reference, Status, WeightsBoundaryCalculator};
+use wbound::{Model, Reference, Status, WeightsBoundaryCalculator};
 
 use crate::args::{RunArgs, ScoreArgs};
 use crate::input::{self, Input, Slice};
 use crate::interrupt::{self, Interrupted};
-use crate::output::{beside, csv_row, finalize, OutFormat, CSV_HEADER};
+use crate::output::{beside, finalize, OutFormat};
+use crate::scorer::{Models, RowBatch, Scorer};
 
 use crate::{memory, progress, usage};
 
@@ -39,26 +40,31 @@ pub fn calculator<'m>(run: &RunArgs, model: &'m Model) -> WeightsBoundaryCalcula
 }
 
 pub fn run(a: &ScoreArgs) -> Result<()> {
-    let model = Model::load(&a.run.model)?;
-    crate::weights_note::print(&model, &a.run.params);
-    let input = input::load(&a.data, &model)?;
-    if a.reference == Reference::Labels && input.labels.is_none() {
-        return Err(usage(
-            "--reference label needs labels: from the format (IDX, CIFAR, image folders, CSV) or --labels Y.npy",
-        ));
-    }
+    let models = Models::load(&a.run)?;
+    crate::weights_note::print(models.model(), &a.run.params);
+    let input = input::load(&a.data, models.model())?;
+    let reference = models.reference(&a.run, input.labels.is_some())?;
     // The library checks the settings and the data when the run starts, before anything is written.
-    let calc = calculator(&a.run, &model).reference(a.reference);
+    let scorer = Scorer::new(calculator(&a.run, models.model()), &models, &a.run, reference);
+    let run = Run { scorer: &scorer, input: &input, quiet: a.run.quiet, has_labels: input.labels.is_some() };
     match a.out.as_deref().filter(|p| p.as_os_str() != "-") {
         None => {
             let slice = Slice::of(&input, input.range.clone());
-            let batches = calc.compute_influence_values(&slice).map_err(input::about_inputs(&a.data))?;
+            let batches = scorer.compute(&slice).map_err(input::about_inputs(&a.data))?;
             let mut out = BufWriter::new(std::io::stdout().lock());
-            writeln!(out, "{CSV_HEADER}")?;
-            score_rows(Some(batches), &input, 0, a.run.quiet, &mut out, None)
+            writeln!(out, "{}", scorer.header())?;
+            run.rows(Some(batches), 0, &mut out, None)
         }
-        Some(path) => to_file(a, &calc, &input, path),
+        Some(path) => to_file(a, &run, &fingerprint(a, reference), path),
     }
+}
+
+/// What writing a run's rows needs.
+struct Run<'a> {
+    scorer: &'a Scorer<'a>,
+    input: &'a Input,
+    quiet: bool,
+    has_labels: bool,
 }
 
 /// Warnings on stderr for samples without a score: the first few, then a count.
@@ -93,14 +99,15 @@ impl Warnings {
 /// Writes the rows of `batches` — the input's samples from `done` on (relative to its range);
 /// `None` when none are left — flushing after every batch. `partial` is the file the rows go to,
 /// for the message of an interrupted run.
-fn score_rows(
-    batches: Option<InfluenceValues>,
-    input: &Input,
+impl Run<'_> {
+fn rows(
+    &self,
+    batches: Option<Box<dyn Iterator<Item = wbound::Result<RowBatch>> + '_>>,
     done: usize,
-    quiet: bool,
     out: &mut dyn Write,
     partial: Option<&Path>,
 ) -> Result<()> {
+    let (input, quiet) = (self.input, self.quiet);
     let start = input.range.start + done;
     let bar = progress::bar(input.range.len(), done, quiet);
     let clock = std::time::Instant::now();
@@ -126,18 +133,20 @@ fn score_rows(
                 }
                 batch => batch?,
             };
-            for (i, s) in batch.scores.iter().enumerate() {
-                let index = start + batch.start + i;
-                csv_row(out, index, s)?;
-                warnings.note(index, s.status, &bar);
-                match statuses.iter_mut().find(|(st, _)| *st == s.status) {
+            let (first, rows) = batch;
+            for (i, row) in rows.iter().enumerate() {
+                let index = start + first + i;
+                self.scorer.write(out, index, row)?;
+                let status = row.status();
+                warnings.note(index, status, &bar);
+                match statuses.iter_mut().find(|(st, _)| *st == status) {
                     Some((_, n)) => *n += 1,
-                    None => statuses.push((s.status, 1)),
+                    None => statuses.push((status, 1)),
                 }
             }
             out.flush()?;
-            written += batch.scores.len();
-            bar.inc(batch.scores.len() as u64);
+            written += rows.len();
+            bar.inc(rows.len() as u64);
         }
     }
     bar.finish_and_clear();
@@ -148,9 +157,10 @@ fn score_rows(
         statuses.sort_by_key(|&(st, _)| st.as_str());
         let counts: Vec<String> = statuses.iter().map(|(st, c)| format!("{c} {st}")).collect();
         eprintln!(
-            "scored {n} samples in {secs:.1} s ({:.0} samples/s): {}",
+            "scored {n} samples in {secs:.1} s ({:.0} samples/s): {}; {}",
             n as f64 / secs.max(1e-9),
-            counts.join(", ")
+            counts.join(", "),
+            self.scorer.describe(self.has_labels)
         );
         if statuses.iter().any(|(st, _)| matches!(st, Status::Stuck | Status::NonFinite | Status::InvalidInput)) {
             eprintln!(
@@ -161,22 +171,28 @@ fn score_rows(
     }
     Ok(())
 }
+}
 
 /// What makes a run's rows: a resumed run must have been started with the same.
-fn fingerprint(a: &ScoreArgs) -> String {
+fn fingerprint(a: &ScoreArgs, reference: Reference) -> String {
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let files = |ps: &[std::path::PathBuf]| {
+        ps.iter().map(|p| format!("{} ({} bytes)", p.display(), size(p))).collect::<Vec<_>>().join(", ")
+    };
     let (r, d) = (&a.run, &a.data);
     format!(
-        "model={} ({} bytes)\ninputs={} ({} bytes)\nsteps={} norm={} eps={} params={} reference={:?} skip_invalid={}\nformat={:?} key={:?} label_column={:?} labels={:?} scale={:?} mean={:?} std={:?} resize={:?} layout={:?} shard={:?}\n",
-        r.model.display(),
-        size(&r.model),
+        "model={}\nweights={}\ninputs={} ({} bytes)\nsteps={} early_steps={:?} per_checkpoint={} norm={} eps={} params={} reference={:?} skip_invalid={}\nformat={:?} key={:?} label_column={:?} labels={:?} scale={:?} mean={:?} std={:?} resize={:?} layout={:?} shard={:?}\n",
+        files(&r.model),
+        files(&r.weights),
         d.inputs.display(),
         size(&d.inputs),
         r.steps,
+        r.early_steps,
+        r.per_checkpoint,
         r.norm,
         r.eps,
         r.params,
-        a.reference,
+        reference,
         r.skip_invalid,
         d.format,
         d.key,
@@ -191,7 +207,9 @@ fn fingerprint(a: &ScoreArgs) -> String {
     )
 }
 
-fn to_file(a: &ScoreArgs, calc: &WeightsBoundaryCalculator, input: &Input, path: &Path) -> Result<()> {
+fn to_file(a: &ScoreArgs, run: &Run, settings: &str, path: &Path) -> Result<()> {
+    let input = run.input;
+    let header = run.scorer.header();
     let format = OutFormat::of(path)?;
     let partial = beside(path, ".partial");
     let stamp = beside(path, ".partial.run");
@@ -210,15 +228,14 @@ fn to_file(a: &ScoreArgs, calc: &WeightsBoundaryCalculator, input: &Input, path:
         )));
     }
     let recovered = if resuming {
-        let settings = std::fs::read_to_string(&stamp).unwrap_or_default();
-        if settings != fingerprint(a) {
+        if std::fs::read_to_string(&stamp).unwrap_or_default() != settings {
             return Err(usage(format!(
                 "{} was started with other settings (see {}); rerun with those, or pass --force to start over",
                 partial.display(),
                 stamp.display()
             )));
         }
-        Some(recover(&partial)?)
+        Some(recover(&partial, &header)?)
     } else {
         None
     };
@@ -230,19 +247,19 @@ fn to_file(a: &ScoreArgs, calc: &WeightsBoundaryCalculator, input: &Input, path:
     let slice = Slice::of(input, input.range.start + done..input.range.end);
     let batches = match slice.range.is_empty() {
         true => None,
-        false => Some(calc.compute_influence_values(&slice).map_err(input::about_inputs(&a.data))?),
+        false => Some(run.scorer.compute(&slice).map_err(input::about_inputs(&a.data))?),
     };
     let file = match recovered {
         Some((file, _)) => file,
         None => {
             let mut file = File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
-            writeln!(file, "{CSV_HEADER}")?;
-            std::fs::write(&stamp, fingerprint(a)).with_context(|| format!("cannot write {}", stamp.display()))?;
+            writeln!(file, "{header}")?;
+            std::fs::write(&stamp, settings).with_context(|| format!("cannot write {}", stamp.display()))?;
             file
         }
     };
     let mut out = BufWriter::new(file);
-    score_rows(batches, input, done, a.run.quiet, &mut out, Some(&partial))?;
+    run.rows(batches, done, &mut out, Some(&partial))?;
     out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     finalize(&partial, path, format)?;
     std::fs::remove_file(&stamp).ok();
@@ -251,7 +268,7 @@ fn to_file(a: &ScoreArgs, calc: &WeightsBoundaryCalculator, input: &Input, path:
 
 /// Opens an interrupted run's partial CSV for appending: drops a torn last line (a kill in the
 /// middle of a write) and returns how many complete rows it holds.
-fn recover(partial: &Path) -> Result<(File, usize)> {
+fn recover(partial: &Path, header: &str) -> Result<(File, usize)> {
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -262,9 +279,9 @@ fn recover(partial: &Path) -> Result<(File, usize)> {
     let keep = text.rfind('\n').map_or(0, |i| i + 1);
     let complete = &text[..keep];
     let mut lines = complete.lines();
-    if lines.next() != Some(CSV_HEADER) {
+    if lines.next() != Some(header) {
         return Err(usage(format!(
-            "{} does not start with the wbound CSV header; pass --force to start over",
+            "{} does not start with this run's CSV header; pass --force to start over",
             partial.display()
         )));
     }

@@ -1,17 +1,39 @@
 //! `wbound top-k`: the k most (or least) suspicious samples as a table, and as a PNG grid for
-//! images. Uses the library's bounded-memory top-k: it never holds all scores.
+//! images. Scores afresh with the library's bounded-memory top-k (one model or checkpoints: it
+//! never holds all scores), or ranks the rows of an existing `score` output (`--scores`).
 
-use anyhow::{Context, Result};
-use wbound::{Dataset, Model, Order};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use wbound::{Dataset, HasScore, Order, Status, TopKSelector};
 
 use crate::args::{OrderArg, TopKArgs};
-use crate::input::{self, Slice};
+use crate::input::{self, Input, Slice};
+use crate::output::{is_header, parse_row};
+use crate::scorer::{Models, Scorer};
 use crate::{grid, score, usage};
 
+/// One ranked sample as the table and the grid show it.
+#[derive(Debug, Clone)]
+struct Shown {
+    score: f64,
+    status: String,
+    /// The model's (last checkpoint's) prediction; none for a sample not scored.
+    prediction: Option<usize>,
+    /// The suggested label of a checkpoint run.
+    suggested: Option<usize>,
+}
+
+impl HasScore for Shown {
+    fn score(&self) -> f64 {
+        self.score
+    }
+}
+
 pub fn run(a: &TopKArgs) -> Result<()> {
-    let model = Model::load(&a.run.model)?;
-    crate::weights_note::print(&model, &a.run.params);
-    let input = input::load(&a.data, &model)?;
+    let models = Models::load(&a.run)?;
+    crate::weights_note::print(models.model(), &a.run.params);
+    let input = input::load(&a.data, models.model())?;
     let n = input.range.len();
     let k = a.k as usize;
     if k > n {
@@ -24,34 +46,73 @@ pub fn run(a: &TopKArgs) -> Result<()> {
             input.data.sample_shape()
         )));
     }
-    let calc = score::calculator(&a.run, &model);
     let order = match a.order {
         OrderArg::Descending => Order::Descending,
         OrderArg::Ascending => Order::Ascending,
     };
+    let reference = models.reference(&a.run, input.labels.is_some())?;
     let slice = Slice::of(&input, input.range.clone());
-    let top = calc.compute_top_k_from_training_dataset(&slice, k, order).map_err(input::about_inputs(&a.data))?;
-    let labels = input.labels.as_deref();
-    let name = |c: i64| match &input.class_names {
-        Some(names) => names.get(c as usize).map_or(c.to_string(), |s| format!("{c} ({s})")),
-        None => c.to_string(),
+    let (indices, shown, samples, how) = match &a.scores {
+        Some(path) => {
+            let (indices, shown) = from_file(path, &input, k, order)?;
+            let samples = read_samples(&input, &indices)?;
+            (indices, shown, samples, format!("ranked by the score column of {}", path.display()))
+        }
+        None => {
+            let scorer = Scorer::new(score::calculator(&a.run, models.model()), &models, &a.run, reference);
+            let how = scorer.describe(input.labels.is_some());
+            let about = input::about_inputs(&a.data);
+            let start = input.range.start;
+            let global = |v: Vec<usize>| v.into_iter().map(|i| start + i).collect::<Vec<_>>();
+            match &scorer {
+                Scorer::One(calc) => {
+                    let top = calc.compute_top_k_from_training_dataset(&slice, k, order).map_err(about)?;
+                    let shown = top.scores.iter().map(|s| Shown {
+                        score: s.score,
+                        status: s.status.to_string(),
+                        prediction: (s.status != Status::InvalidInput).then_some(s.original_class),
+                        suggested: None,
+                    });
+                    (global(top.indices), shown.collect(), top.samples, how)
+                }
+                Scorer::Checkpoints { calc, .. } => {
+                    let top = calc.compute_top_k(&slice, k, order).map_err(about)?;
+                    let shown = top.scores.iter().map(|s| {
+                        let scored = s.status != Status::InvalidInput;
+                        Shown {
+                            score: s.score,
+                            status: s.status.to_string(),
+                            prediction: scored.then_some(s.prediction),
+                            suggested: scored.then_some(s.suggested_label),
+                        }
+                    });
+                    (global(top.indices), shown.collect(), top.samples, how)
+                }
+            }
+        }
     };
-    println!("{:>5}  {:>8}  {:>22}  {:>8}  {:>14}  status", "rank", "index", "score", "label", "original_class");
-    let mut captions = Vec::with_capacity(k);
-    for (rank, (&i, s)) in top.indices.iter().zip(&top.scores).enumerate() {
-        let index = input.range.start + i;
-        let label = labels.map(|l| l[index]);
-        let label_text = label.map_or("-".to_string(), name);
-        let class = name(s.original_class as i64);
-        println!("{:>5}  {index:>8}  {:>22}  {label_text:>8}  {class:>14}  {}", rank + 1, s.score, s.status);
-        captions.push(vec![
-            format!("#{index}"),
-            format!("y{} p{}", label.map_or("?".into(), |l| l.to_string()), s.original_class),
-            format!("{:.4}", s.score),
-        ]);
+    print_table(&input, &indices, &shown);
+    if !a.run.quiet {
+        eprintln!("{how}");
     }
     if let (Some(path), Some(geometry)) = (&a.grid, input.image) {
-        let layout = grid::write(path, &top.samples, geometry, &captions)
+        let labels = input.labels.as_deref();
+        let captions: Vec<Vec<String>> = indices
+            .iter()
+            .zip(&shown)
+            .map(|(&index, s)| {
+                vec![
+                    format!("#{index}"),
+                    format!(
+                        "y{} p{}",
+                        labels.map_or("?".into(), |l| l[index].to_string()),
+                        s.prediction.map_or("?".into(), |p| p.to_string())
+                    ),
+                    format!("{:.4}", s.score),
+                ]
+            })
+            .collect();
+        let layout = grid::write(path, &samples, geometry, &captions)
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!(
             "wrote a grid of {k} tiles ({} columns x {} rows, tiles of {}x{} px) to {}",
@@ -63,4 +124,81 @@ pub fn run(a: &TopKArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+fn print_table(input: &Input, indices: &[usize], shown: &[Shown]) {
+    let labels = input.labels.as_deref();
+    let name = |c: i64| match &input.class_names {
+        Some(names) => names.get(c as usize).map_or(c.to_string(), |s| format!("{c} ({s})")),
+        None => c.to_string(),
+    };
+    let suggested = shown.iter().any(|s| s.suggested.is_some());
+    let extra = if suggested { format!("  {:>9}", "suggested") } else { String::new() };
+    println!("{:>5}  {:>8}  {:>22}  {:>8}  {:>14}{extra}  status", "rank", "index", "score", "label", "original_class");
+    for (rank, (&index, s)) in indices.iter().zip(shown).enumerate() {
+        let label_text = labels.map_or("-".to_string(), |l| name(l[index]));
+        let class = s.prediction.map_or("-".to_string(), |c| name(c as i64));
+        let extra = match (suggested, s.suggested) {
+            (false, _) => String::new(),
+            (true, Some(c)) => format!("  {:>9}", name(c as i64)),
+            (true, None) => format!("  {:>9}", "-"),
+        };
+        println!("{:>5}  {index:>8}  {:>22}  {label_text:>8}  {class:>14}{extra}  {}", rank + 1, s.score, s.status);
+    }
+}
+
+/// The top `k` rows of a `score` CSV (by the library's ranking rule) whose indices are in the
+/// input's range: their indices and what to show.
+fn from_file(path: &Path, input: &Input, k: usize, order: Order) -> Result<(Vec<usize>, Vec<Shown>)> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    if !is_header(header) {
+        bail!("{}: not a wbound scores CSV (write one with `wbound score --out FILE.csv`)", path.display());
+    }
+    let names: Vec<&str> = header.split(',').collect();
+    let col = |name: &str| names.iter().position(|&c| c == name);
+    let (status, prediction) = (col("status"), col("prediction").or(col("original_class")));
+    let suggested = col("suggested_label");
+    let mut top = TopKSelector::new(k, order)?;
+    let mut rows = 0;
+    for (i, line) in lines.enumerate() {
+        let what = || format!("{} line {}", path.display(), i + 2);
+        let r = parse_row(line, header, &what)?;
+        if !input.range.contains(&r.index) {
+            bail!(
+                "{}: index {} is not among the samples ranked ({}..{} of {}): rank the output of a run on the same \
+                 --inputs and --shard",
+                what(),
+                r.index,
+                input.range.start,
+                input.range.end,
+                input.data.len()
+            );
+        }
+        let score: f64 = r.fields[1].parse().with_context(|| format!("{}: score '{}' is not a number", what(), r.fields[1]))?;
+        let class = |c: Option<usize>| c.and_then(|c| r.fields[c].parse::<usize>().ok());
+        let shown = Shown {
+            score,
+            status: status.map_or(String::new(), |c| r.fields[c].to_string()),
+            prediction: class(prediction),
+            suggested: class(suggested),
+        };
+        top.push(r.index, shown, &[]);
+        rows += 1;
+    }
+    if rows < k {
+        return Err(usage(format!("-k {k} is larger than the {rows} rows of {}", path.display())));
+    }
+    let top = top.finish();
+    Ok((top.indices, top.scores))
+}
+
+/// The samples at global `indices` of the input, row-major.
+fn read_samples(input: &Input, indices: &[usize]) -> Result<Vec<f32>> {
+    let mut out = Vec::new();
+    for &i in indices {
+        input.data.read(i, 1, &mut out)?;
+    }
+    Ok(out)
 }
