@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use wbound::data::npy;
 use wbound::engine::{DualNorm, Engine, Selection};
-use wbound::ops::gemm::{gemm, Layout};
+use wbound::ops::gemm::{gemm, Product, Strides};
 use wbound::{ArrayDataset, Model, ParamSelection, WeightsBoundaryCalculator};
 
 const CASES: [(&str, usize); 3] = [("mlp", 300), ("cnn", 300), ("perf/cnn32", 16)];
@@ -79,8 +79,8 @@ fn gemm_peak(c: &mut Criterion) {
     group.throughput(Throughput::Elements(2 * (n * n * n) as u64));
     group.bench_function("1024x1024x1024", |bench| {
         bench.iter(|| {
-            let l = Layout::row_major(n);
-            gemm(n, n, n, 1.0, &a, l, &b, l, 0.0, &mut out, l);
+            let l = Strides::row_major(n);
+            gemm(Product { m: n, k: n, n, alpha: 1.0, a: &a, la: l, b: &b, lb: l, beta: 0.0, c: &mut out, lc: l });
         })
     });
     group.finish();
