@@ -12,6 +12,10 @@ use super::gram;
 
 /// Largest backward (floats of all rows' columns and cotangents) done as one product.
 const SMALL_BACKWARD: usize = 1 << 16;
+/// At most this many output positions, the backward of all rows is one product whatever its size:
+/// row by row, each `[K, cout_g] · [cout_g, T]` product would pack the whole weight for a few
+/// columns (ResNet-18's last three stages at 32×32 have T = 16, 4 and 1).
+const FEW_POSITIONS: usize = 16;
 use super::{DualNorm, GradSink, Norms, Weights};
 use crate::tensor::TensorId;
 
@@ -194,15 +198,17 @@ impl Conv {
     }
 
     /// `dcols = W_gᵀ · δ_g`, then col2im onto each row's `dx` (the runs walked once for all rows).
-    /// Small layers take all `m` rows in one product (the rows' cotangents gathered side by side
-    /// as `[cout_g, m·T]`: one call instead of `m`); large ones go row by row, so that a row's
-    /// columns stay in cache for the col2im (one product was measured 40% slower on a 32×32 CNN).
+    /// Small layers and those with few output positions take all `m` rows in one product (the
+    /// rows' cotangents gathered side by side as `[cout_g, m·T]`: one call, and one packing of the
+    /// weight, instead of `m`); large ones go row by row, so that a row's columns stay in cache
+    /// for the col2im (one product was measured 40% slower on a 32×32 CNN). Either way each value
+    /// has the same bits: the kernel sums over `cout_g` in the same order whatever the columns.
     pub(crate) fn backward(&self, w: &Weights, m: usize, dy: &[f32], dx: &mut [f32], scratch: &mut [f32]) {
         let (kd, t) = (self.kdim(), self.t());
         let cout_g = self.cout / self.group;
         let in_len = self.cin * self.plane();
         let weight = w.get(self.weight);
-        let together = m * t * (kd + cout_g) <= SMALL_BACKWARD;
+        let together = m * t * (kd + cout_g) <= SMALL_BACKWARD || t <= FEW_POSITIONS;
         let (dcols, side) = scratch[..m * t * (kd + cout_g)].split_at_mut(m * kd * t);
         // Where row r's column `col` (= kd_row · T + position) of dcols lives.
         let at = |r: usize, col: usize| if together { (col / t) * m * t + r * t + col % t } else { r * kd * t + col };
