@@ -1,5 +1,6 @@
 //! Strided matrix products over the `matrixmultiply` crate (measured faster here than the `gemm`
-//! crate on these per-sample sizes), with plain loops for matrix–vector products.
+//! crate on these per-sample sizes), with plain loops for matrix–vector products and, for at most
+//! 16 columns, unpacked AVX-512 loops with the kernel's own arithmetic (`narrow`).
 
 /// Where the elements of a matrix stand in its slice: element `(i, j)` is at `i * rs + j * cs`.
 #[derive(Clone, Copy, Debug)]
@@ -67,6 +68,11 @@ pub fn gemm(mut p: Product) {
     // packing `b` than they gain from the blocked kernel.
     let few_rows = m <= FEW_ROWS && k * n >= LARGE_B;
     if (m == 1 || k == 1 || few_rows) && by_rows(&mut p) {
+        return;
+    }
+    // Few columns against a large `a` (a convolution over a small map): no packing of `a`, the
+    // same bits as the kernel below.
+    if super::narrow::product(&mut p) {
         return;
     }
     let Product { alpha, a, la, b, lb, beta, c, lc, .. } = p;
