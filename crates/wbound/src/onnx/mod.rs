@@ -45,6 +45,15 @@ pub fn graph_from_bytes(bytes: &[u8]) -> Result<Graph> {
     import::build(&model)
 }
 
+/// The ONNX bytes of `bytes` with the initializers named in `weights` replaced
+/// ([`weights::apply`]).
+pub fn with_weights(bytes: &[u8], weights: &weights::WeightSet) -> Result<Vec<u8>> {
+    let mut model = proto::ModelProto::decode(bytes)
+        .map_err(|e| Error::OnnxFormat(format!("protobuf decoding failed ({e}); is this an .onnx file?")))?;
+    weights::apply(&mut model, weights)?;
+    Ok(model.encode_to_vec())
+}
+
 /// Decodes an ONNX model, replaces its initializers named in `weights` ([`weights::apply`]) and
 /// builds its graph.
 pub fn graph_with_weights(bytes: &[u8], weights: &weights::WeightSet) -> Result<Graph> {
