@@ -113,9 +113,14 @@ impl PyCheckpoints {
 }
 
 /// The checkpoint columns of `scores`; a sample not scored (`invalid_input`) has no classes.
-fn columns<'py>(py: Python<'py>, scores: &[CheckpointScore], per_checkpoint: Option<usize>) -> PyResult<Bound<'py, PyDict>> {
+fn columns<'py>(
+    py: Python<'py>,
+    scores: &[CheckpointScore],
+    per_checkpoint: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    let floats = |f: &dyn Fn(&CheckpointScore) -> f64| scores.iter().map(f).collect::<Vec<f64>>().into_pyarray(py).into_any();
+    let floats =
+        |f: &dyn Fn(&CheckpointScore) -> f64| scores.iter().map(f).collect::<Vec<f64>>().into_pyarray(py).into_any();
     let ints = |f: fn(&CheckpointScore) -> i64| scores.iter().map(f).collect::<Vec<i64>>().into_pyarray(py).into_any();
     let classes = |f: fn(&CheckpointScore) -> i64| -> PyResult<Bound<'py, PyAny>> {
         if scores.iter().any(|s| s.status == Status::InvalidInput) {

@@ -132,9 +132,15 @@ fn save_checkpoints(dir: &Path, run: &SeedRun) -> Result<PathBuf> {
 }
 
 /// Writes one `.npy` array.
-fn write_npy<T: npyz::AutoSerialize + npyz::Serialize>(path: &Path, shape: &[u64], values: impl Iterator<Item = T>) -> Result<()> {
+fn write_npy<T: npyz::AutoSerialize + npyz::Serialize>(
+    path: &Path,
+    shape: &[u64],
+    values: impl Iterator<Item = T>,
+) -> Result<()> {
     use npyz::WriterBuilder;
-    let file = std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?);
+    let file = std::io::BufWriter::new(
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+    );
     let mut w = npyz::WriteOptions::<T>::new().default_dtype().shape(shape).writer(file).begin_nd()?;
     w.extend(values)?;
     w.finish()?;

@@ -28,7 +28,12 @@ pub fn csv_row(out: &mut dyn Write, index: usize, s: &SampleScore) -> std::io::R
 
 /// Writes one CSV row of a checkpoint run ([`checkpoint_header`]), with the per-checkpoint scores
 /// when `per_checkpoint`; like [`csv_row`], a sample not scored has empty class cells.
-pub fn checkpoint_row(out: &mut dyn Write, index: usize, s: &CheckpointScore, per_checkpoint: bool) -> std::io::Result<()> {
+pub fn checkpoint_row(
+    out: &mut dyn Write,
+    index: usize,
+    s: &CheckpointScore,
+    per_checkpoint: bool,
+) -> std::io::Result<()> {
     write!(out, "{index},{},{},{},{},", s.score, s.aum, s.mean_loss, s.label)?;
     if s.status == Status::InvalidInput {
         write!(out, ",,,{},{}", s.steps, s.status)?;
@@ -127,8 +132,11 @@ pub fn finalize(partial: &Path, dest: &Path, format: OutFormat) -> Result<()> {
             OutFormat::Jsonl => {
                 for (i, line) in lines.iter().enumerate() {
                     let r = parse_row(line, &header, &what(i))?;
-                    let cells: Vec<String> =
-                        names.iter().zip(&r.fields).map(|(name, cell)| format!("\"{name}\":{}", json_cell(name, cell))).collect();
+                    let cells: Vec<String> = names
+                        .iter()
+                        .zip(&r.fields)
+                        .map(|(name, cell)| format!("\"{name}\":{}", json_cell(name, cell)))
+                        .collect();
                     writeln!(out, "{{{}}}", cells.join(","))?;
                 }
             }

@@ -100,77 +100,77 @@ impl Warnings {
 /// `None` when none are left — flushing after every batch. `partial` is the file the rows go to,
 /// for the message of an interrupted run.
 impl Run<'_> {
-fn rows(
-    &self,
-    batches: Option<Box<dyn Iterator<Item = wbound::Result<RowBatch>> + '_>>,
-    done: usize,
-    out: &mut dyn Write,
-    partial: Option<&Path>,
-) -> Result<()> {
-    let (input, quiet) = (self.input, self.quiet);
-    let start = input.range.start + done;
-    let bar = progress::bar(input.range.len(), done, quiet);
-    let clock = std::time::Instant::now();
-    let mut statuses: Vec<(Status, usize)> = Vec::new();
-    let mut warnings = Warnings::default();
-    let mut written = done;
-    let scored = input.range.len() - done;
-    if let Some(batches) = batches {
-        for batch in batches {
-            let batch = match batch {
-                Err(wbound::Error::Cancelled) => {
-                    out.flush()?;
-                    bar.finish_and_clear();
-                    let total = input.range.len();
-                    return Err(anyhow::Error::new(Interrupted(match partial {
-                        Some(p) => format!(
+    fn rows(
+        &self,
+        batches: Option<Box<dyn Iterator<Item = wbound::Result<RowBatch>> + '_>>,
+        done: usize,
+        out: &mut dyn Write,
+        partial: Option<&Path>,
+    ) -> Result<()> {
+        let (input, quiet) = (self.input, self.quiet);
+        let start = input.range.start + done;
+        let bar = progress::bar(input.range.len(), done, quiet);
+        let clock = std::time::Instant::now();
+        let mut statuses: Vec<(Status, usize)> = Vec::new();
+        let mut warnings = Warnings::default();
+        let mut written = done;
+        let scored = input.range.len() - done;
+        if let Some(batches) = batches {
+            for batch in batches {
+                let batch = match batch {
+                    Err(wbound::Error::Cancelled) => {
+                        out.flush()?;
+                        bar.finish_and_clear();
+                        let total = input.range.len();
+                        return Err(anyhow::Error::new(Interrupted(match partial {
+                            Some(p) => format!(
                             "interrupted: {written} of {total} samples are in {}; run the same command with --resume \
                              to finish",
                             p.display()
                         ),
-                        None => format!("interrupted after {written} of {total} samples"),
-                    })));
+                            None => format!("interrupted after {written} of {total} samples"),
+                        })));
+                    }
+                    batch => batch?,
+                };
+                let (first, rows) = batch;
+                for (i, row) in rows.iter().enumerate() {
+                    let index = start + first + i;
+                    self.scorer.write(out, index, row)?;
+                    let status = row.status();
+                    warnings.note(index, status, &bar);
+                    match statuses.iter_mut().find(|(st, _)| *st == status) {
+                        Some((_, n)) => *n += 1,
+                        None => statuses.push((status, 1)),
+                    }
                 }
-                batch => batch?,
-            };
-            let (first, rows) = batch;
-            for (i, row) in rows.iter().enumerate() {
-                let index = start + first + i;
-                self.scorer.write(out, index, row)?;
-                let status = row.status();
-                warnings.note(index, status, &bar);
-                match statuses.iter_mut().find(|(st, _)| *st == status) {
-                    Some((_, n)) => *n += 1,
-                    None => statuses.push((status, 1)),
-                }
+                out.flush()?;
+                written += rows.len();
+                bar.inc(rows.len() as u64);
             }
-            out.flush()?;
-            written += rows.len();
-            bar.inc(rows.len() as u64);
         }
-    }
-    bar.finish_and_clear();
-    warnings.finish();
-    if !quiet && scored > 0 {
-        let n = scored;
-        let secs = clock.elapsed().as_secs_f64();
-        statuses.sort_by_key(|&(st, _)| st.as_str());
-        let counts: Vec<String> = statuses.iter().map(|(st, c)| format!("{c} {st}")).collect();
-        eprintln!(
-            "scored {n} samples in {secs:.1} s ({:.0} samples/s): {}; {}",
-            n as f64 / secs.max(1e-9),
-            counts.join(", "),
-            self.scorer.describe(self.has_labels)
-        );
-        if statuses.iter().any(|(st, _)| matches!(st, Status::Stuck | Status::NonFinite | Status::InvalidInput)) {
+        bar.finish_and_clear();
+        warnings.finish();
+        if !quiet && scored > 0 {
+            let n = scored;
+            let secs = clock.elapsed().as_secs_f64();
+            statuses.sort_by_key(|&(st, _)| st.as_str());
+            let counts: Vec<String> = statuses.iter().map(|(st, c)| format!("{c} {st}")).collect();
             eprintln!(
-                "note: 'stuck' rows have distance inf (no weight change moves the logits), 'non_finite' and \
-                 'invalid_input' rows NaN"
+                "scored {n} samples in {secs:.1} s ({:.0} samples/s): {}; {}",
+                n as f64 / secs.max(1e-9),
+                counts.join(", "),
+                self.scorer.describe(self.has_labels)
             );
+            if statuses.iter().any(|(st, _)| matches!(st, Status::Stuck | Status::NonFinite | Status::InvalidInput)) {
+                eprintln!(
+                    "note: 'stuck' rows have distance inf (no weight change moves the logits), 'non_finite' and \
+                 'invalid_input' rows NaN"
+                );
+            }
         }
+        Ok(())
     }
-    Ok(())
-}
 }
 
 /// What makes a run's rows: a resumed run must have been started with the same.

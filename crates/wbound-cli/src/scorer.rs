@@ -107,7 +107,10 @@ impl<'m> Scorer<'m> {
     }
 
     /// Scores `data`, streaming batches of rows; the run's checks pass before this returns.
-    pub fn compute<'a>(&'a self, data: &'a dyn Dataset) -> wbound::Result<Box<dyn Iterator<Item = wbound::Result<RowBatch>> + 'a>> {
+    pub fn compute<'a>(
+        &'a self,
+        data: &'a dyn Dataset,
+    ) -> wbound::Result<Box<dyn Iterator<Item = wbound::Result<RowBatch>> + 'a>> {
         Ok(match self {
             Scorer::One(calc) => Box::new(
                 calc.compute_influence_values(data)?
@@ -136,9 +139,12 @@ impl<'m> Scorer<'m> {
             Scorer::Checkpoints { calc, .. } => {
                 format!("ranked by the label-referenced score averaged over {} checkpoints", calc.len())
             }
-            Scorer::One(c) if c.reference_setting() == Reference::Labels => "ranked by the label-referenced score".into(),
+            Scorer::One(c) if c.reference_setting() == Reference::Labels => {
+                "ranked by the label-referenced score".into()
+            }
             Scorer::One(_) if has_labels => {
-                "ranked by the prediction-referenced score (influenciae's; --reference label ranks by the labels)".into()
+                "ranked by the prediction-referenced score (influenciae's; --reference label ranks by the labels)"
+                    .into()
             }
             Scorer::One(_) => "ranked by the prediction-referenced score (influenciae's)".into(),
         }

@@ -176,7 +176,8 @@ fn from_file(path: &Path, input: &Input, k: usize, order: Order) -> Result<(Vec<
                 input.data.len()
             );
         }
-        let score: f64 = r.fields[1].parse().with_context(|| format!("{}: score '{}' is not a number", what(), r.fields[1]))?;
+        let score: f64 =
+            r.fields[1].parse().with_context(|| format!("{}: score '{}' is not a number", what(), r.fields[1]))?;
         let class = |c: Option<usize>| c.and_then(|c| r.fields[c].parse::<usize>().ok());
         let shown = Shown {
             score,

@@ -46,7 +46,10 @@ fn bench_saves_the_checkpoints_of_its_schedule_in_glob_order() {
     let (files, x, y) = trained(dir.path());
     let names: Vec<String> = files.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
     // Epochs 1, 2, 3, 4, 6, 8 of the schedule; 8 is also the last.
-    assert_eq!(names, ["epoch001.onnx", "epoch002.onnx", "epoch003.onnx", "epoch004.onnx", "epoch006.onnx", "epoch008.onnx"]);
+    assert_eq!(
+        names,
+        ["epoch001.onnx", "epoch002.onnx", "epoch003.onnx", "epoch004.onnx", "epoch006.onnx", "epoch008.onnx"]
+    );
     assert!(x.exists() && y.exists() && dir.path().join("seed0/flipped.npy").exists());
 }
 
@@ -91,7 +94,11 @@ fn the_aggregate_is_the_mean_of_one_model_label_referenced_runs() {
             .stdout
             .clone();
         for (i, r) in csv_rows(&text(&one)).iter().enumerate() {
-            assert_eq!(rows[i][10 + k], r[1], "checkpoint {k}, sample {i}: the per-checkpoint score is the one-model one");
+            assert_eq!(
+                rows[i][10 + k],
+                r[1],
+                "checkpoint {k}, sample {i}: the per-checkpoint score is the one-model one"
+            );
             steps[i] += r[3].parse::<usize>().unwrap();
             if k == files.len() - 1 {
                 assert_eq!(rows[i][5], r[5], "prediction = the last checkpoint's");
@@ -106,8 +113,10 @@ fn the_aggregate_is_the_mean_of_one_model_label_referenced_runs() {
         assert_eq!(r[8].parse::<usize>().unwrap(), steps[i], "steps are summed");
     }
     // The mean margin and loss: the flipped samples have the lowest aum on average.
-    let flipped: Vec<i64> =
-        npyz::NpyFile::new(&std::fs::read(dir.path().join("seed0/flipped.npy")).unwrap()[..]).unwrap().into_vec().unwrap();
+    let flipped: Vec<i64> = npyz::NpyFile::new(&std::fs::read(dir.path().join("seed0/flipped.npy")).unwrap()[..])
+        .unwrap()
+        .into_vec()
+        .unwrap();
     let aum = |i: usize| rows[i][2].parse::<f64>().unwrap();
     let mean_of = |it: &mut dyn Iterator<Item = f64>| {
         let v: Vec<f64> = it.collect();
@@ -122,7 +131,9 @@ fn the_aggregate_is_the_mean_of_one_model_label_referenced_runs() {
 fn several_checkpoints_without_labels_or_with_the_prediction_reference_are_usage_errors() {
     let dir = tempfile::tempdir().unwrap();
     let (files, x, y) = trained(dir.path());
-    let err = text(&wbound().args(["score", "--model"]).args(&files).arg("--inputs").arg(&x).assert().code(2).get_output().stderr);
+    let err = text(
+        &wbound().args(["score", "--model"]).args(&files).arg("--inputs").arg(&x).assert().code(2).get_output().stderr,
+    );
     assert!(err.contains("6 checkpoints are scored against the labels, and there are none"), "{err}");
     let err = text(
         &wbound()
@@ -198,7 +209,8 @@ fn top_k_ranks_checkpoints_and_an_existing_output_alike() {
     assert!(table.lines().next().unwrap().contains("suggested"), "{table}");
     assert_eq!(table.lines().count(), 13);
     // The top rows are the highest aggregate scores of the file.
-    let mut scores: Vec<f64> = csv_rows(&std::fs::read_to_string(&out).unwrap()).iter().map(|r| r[1].parse().unwrap()).collect();
+    let mut scores: Vec<f64> =
+        csv_rows(&std::fs::read_to_string(&out).unwrap()).iter().map(|r| r[1].parse().unwrap()).collect();
     scores.sort_by(|a, b| b.total_cmp(a));
     let first: f64 = table.lines().nth(1).unwrap().split_whitespace().nth(2).unwrap().parse().unwrap();
     assert_eq!(first, scores[0]);
@@ -216,7 +228,11 @@ fn top_k_ranks_checkpoints_and_an_existing_output_alike() {
         .success()
         .get_output()
         .clone();
-    assert!(text(&one.stderr).contains("prediction-referenced score (influenciae's; --reference label"), "{}", text(&one.stderr));
+    assert!(
+        text(&one.stderr).contains("prediction-referenced score (influenciae's; --reference label"),
+        "{}",
+        text(&one.stderr)
+    );
 }
 
 #[test]
@@ -225,7 +241,17 @@ fn a_checkpoint_run_writes_json_lines_and_npy() {
     let (files, x, y) = trained(dir.path());
     let (csv, jsonl, npy) = (dir.path().join("s.csv"), dir.path().join("s.jsonl"), dir.path().join("s.npy"));
     for out in [&csv, &jsonl, &npy] {
-        wbound().args(["score", "--quiet", "--model"]).args(&files).arg("--inputs").arg(&x).arg("--labels").arg(&y).arg("--out").arg(out).assert().success();
+        wbound()
+            .args(["score", "--quiet", "--model"])
+            .args(&files)
+            .arg("--inputs")
+            .arg(&x)
+            .arg("--labels")
+            .arg(&y)
+            .arg("--out")
+            .arg(out)
+            .assert()
+            .success();
     }
     let rows = csv_rows(&std::fs::read_to_string(&csv).unwrap());
     let lines: Vec<serde_json::Value> =
@@ -251,10 +277,11 @@ fn slow_checkpoints(dir: &Path, n: usize) -> Vec<std::ffi::OsString> {
     let labels: Vec<i64> = (0..n as i64).map(|i| i % 10).collect();
     write_npy(&dir.join("y.npy"), &[n as u64], &labels);
     let model = fixture("perf/cnn32/model_bias.onnx");
-    let mut args: Vec<std::ffi::OsString> = ["score", "--threads", "1", "--batch-size", "4", "--per-checkpoint", "--model"]
-        .iter()
-        .map(Into::into)
-        .collect();
+    let mut args: Vec<std::ffi::OsString> =
+        ["score", "--threads", "1", "--batch-size", "4", "--per-checkpoint", "--model"]
+            .iter()
+            .map(Into::into)
+            .collect();
     for _ in 0..3 {
         args.push(model.clone().into());
     }
@@ -301,11 +328,25 @@ fn sharded_and_resumed_checkpoint_runs_equal_the_uninterrupted_one_byte_for_byte
     assert!(!shard0.exists(), "the shard finished before the signal; make it longer");
     let kept = rows(&partial);
     assert!(kept < n / 2 && kept % 4 == 0, "whole batches only: {kept}");
-    Command::new(&bin).args(&args).args(["--shard", "0/2", "--resume", "--quiet", "--out"]).arg(&shard0).assert().success();
+    Command::new(&bin)
+        .args(&args)
+        .args(["--shard", "0/2", "--resume", "--quiet", "--out"])
+        .arg(&shard0)
+        .assert()
+        .success();
     let shard1 = dir.path().join("s1.csv");
     Command::new(&bin).args(&args).args(["--shard", "1/2", "--quiet", "--out"]).arg(&shard1).assert().success();
     let merged = dir.path().join("merged.csv");
-    wbound().arg("merge").arg(&shard1).arg(&shard0).arg("--expect").arg(n.to_string()).arg("--out").arg(&merged).assert().success();
+    wbound()
+        .arg("merge")
+        .arg(&shard1)
+        .arg(&shard0)
+        .arg("--expect")
+        .arg(n.to_string())
+        .arg("--out")
+        .arg(&merged)
+        .assert()
+        .success();
     assert_eq!(std::fs::read(&merged).unwrap(), std::fs::read(&reference).unwrap());
 
     // A resume with other settings (another checkpoint list) is refused.
@@ -335,7 +376,10 @@ fn to_safetensors(onnx: &Path, dest: &Path) {
     let views: Vec<(String, safetensors::tensor::TensorView)> = weights
         .iter()
         .map(|(k, (shape, _))| {
-            (k.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), &bytes[k]).unwrap())
+            (
+                k.clone(),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), &bytes[k]).unwrap(),
+            )
         })
         .collect();
     safetensors::serialize_to_file(views, &None, dest).unwrap();
@@ -353,7 +397,9 @@ fn weight_files_score_like_the_checkpoints_they_hold() {
             w
         })
         .collect();
-    let score = |c: &mut Command| c.arg("--inputs").arg(&x).arg("--labels").arg(&y).assert().success().get_output().stdout.clone();
+    let score = |c: &mut Command| {
+        c.arg("--inputs").arg(&x).arg("--labels").arg(&y).assert().success().get_output().stdout.clone()
+    };
     let whole = score(wbound().args(["score", "--model"]).args(&files));
     let from_weights = score(wbound().args(["score", "--model"]).arg(&files[0]).arg("--weights").args(&weights));
     assert_eq!(text(&whole), text(&from_weights));

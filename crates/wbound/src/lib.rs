@@ -53,7 +53,8 @@ pub mod sample_boundary;
 pub mod tensor;
 
 pub use calculator::{
-    human_bytes, HasScore, InfluenceValues, MemoryPlan, Order, ScoredBatch, TopK, TopKSelector, WeightsBoundaryCalculator,
+    human_bytes, HasScore, InfluenceValues, MemoryPlan, Order, ScoredBatch, TopK, TopKSelector,
+    WeightsBoundaryCalculator,
 };
 pub use checkpoints::{CheckpointCalculator, CheckpointScore, Checkpoints};
 pub use data::{ArrayDataset, Dataset};

@@ -130,8 +130,11 @@ fn weight_files_that_do_not_fit_are_errors_listing_the_names() {
     weights.insert("bn.running_mean".into(), (vec![2], vec![0.0, 1.0]));
     let extra = dir.path().join("extra.safetensors");
     write_safetensors(&extra, &weights);
-    let err = Checkpoints::with_weights(&model, &[extra.clone()]).unwrap_err().to_string();
-    assert!(err.contains("extra.safetensors") && err.contains("match no initializer of the model: 'bn.running_mean'"), "{err}");
+    let err = Checkpoints::with_weights(&model, std::slice::from_ref(&extra)).unwrap_err().to_string();
+    assert!(
+        err.contains("extra.safetensors") && err.contains("match no initializer of the model: 'bn.running_mean'"),
+        "{err}"
+    );
     // A parameter the file does not set.
     weights.remove("bn.running_mean");
     let bias = weights.keys().find(|k| k.contains("bias")).unwrap().clone();
@@ -151,7 +154,7 @@ fn weight_files_that_do_not_fit_are_errors_listing_the_names() {
         assert!(err.contains(&format!("'{name}' has shape [{}], the model's {shape:?}", values.len())), "{err}");
     }
     // Not a safetensors file.
-    let err = Checkpoints::with_weights(&model, &[model.clone()]).unwrap_err().to_string();
+    let err = Checkpoints::with_weights(&model, std::slice::from_ref(&model)).unwrap_err().to_string();
     assert!(err.contains("not a safetensors file"), "{err}");
 }
 
@@ -186,7 +189,10 @@ fn write_safetensors(path: &Path, weights: &HashMap<String, (Vec<usize>, Vec<f32
     let views: Vec<(String, safetensors::tensor::TensorView)> = weights
         .iter()
         .map(|(k, (shape, _))| {
-            (k.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), &bytes[k]).unwrap())
+            (
+                k.clone(),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), &bytes[k]).unwrap(),
+            )
         })
         .collect();
     safetensors::serialize_to_file(views, &None, path).unwrap();

@@ -134,7 +134,17 @@ impl BenchConfig {
             };
             methods.push(MethodRun::new(method, &scores, &noisy, t.elapsed().as_secs_f64()));
         }
-        Ok(SeedRun { seed, n_train: train_set.len(), noisy, trained, fit, train_seconds, methods, suggestions, train_set })
+        Ok(SeedRun {
+            seed,
+            n_train: train_set.len(),
+            noisy,
+            trained,
+            fit,
+            train_seconds,
+            methods,
+            suggestions,
+            train_set,
+        })
     }
 }
 

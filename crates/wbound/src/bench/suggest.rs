@@ -38,7 +38,8 @@ pub fn accuracy(
     Ok(SuggestRule::ALL
         .iter()
         .map(|&rule| {
-            let hits = evidence.iter().filter(|(i, e)| e.suggest(rule, labels[*i] as usize) as i64 == truth[*i]).count();
+            let hits =
+                evidence.iter().filter(|(i, e)| e.suggest(rule, labels[*i] as usize) as i64 == truth[*i]).count();
             (rule, hits as f64 / noisy.len().max(1) as f64)
         })
         .collect())

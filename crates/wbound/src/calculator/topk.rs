@@ -157,6 +157,9 @@ mod tests {
 
     #[test]
     fn zero_k_is_a_setting_error() {
-        assert!(matches!(TopKSelector::<SampleScore>::new(0, Order::Descending), Err(Error::Setting { name: "k", .. })));
+        assert!(matches!(
+            TopKSelector::<SampleScore>::new(0, Order::Descending),
+            Err(Error::Setting { name: "k", .. })
+        ));
     }
 }

@@ -77,8 +77,11 @@ impl<'m> CheckpointCalculator<'m> {
     /// The settings of `base` (its model is not used) for every checkpoint, with the
     /// label-referenced search.
     pub fn new(base: &WeightsBoundaryCalculator<'m>, checkpoints: &'m Checkpoints) -> CheckpointCalculator<'m> {
-        let calcs =
-            checkpoints.models().iter().map(|m| base.for_model(m).reference(Reference::Labels).keep_logits(true)).collect();
+        let calcs = checkpoints
+            .models()
+            .iter()
+            .map(|m| base.for_model(m).reference(Reference::Labels).keep_logits(true))
+            .collect();
         CheckpointCalculator { calcs, rule: SuggestRule::default() }
     }
 
@@ -234,7 +237,8 @@ impl Row {
     fn add(&mut self, s: &crate::SampleScore, logits: &[f32]) {
         let l = self.label;
         let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let other = logits.iter().enumerate().filter(|&(c, _)| c != l).map(|(_, &v)| v).fold(f32::NEG_INFINITY, f32::max);
+        let other =
+            logits.iter().enumerate().filter(|&(c, _)| c != l).map(|(_, &v)| v).fold(f32::NEG_INFINITY, f32::max);
         let lse = logits.iter().map(|&v| f64::from(v - max).exp()).sum::<f64>().ln();
         self.margin += f64::from(logits[l]) - f64::from(other);
         self.loss += lse - f64::from(logits[l] - max);

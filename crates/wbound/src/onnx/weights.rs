@@ -75,11 +75,8 @@ pub fn apply(model: &mut ModelProto, weights: &WeightSet) -> Result<Vec<String>>
 /// `Identity` nodes copying an initializer under a name of `weights` become initializers with
 /// those values.
 fn copies_to_initializers(g: &mut GraphProto, weights: &WeightSet, replaced: &mut Vec<String>, bad: &mut Vec<String>) {
-    let shapes: HashMap<String, Vec<usize>> = g
-        .initializer
-        .iter()
-        .map(|t| (t.name.clone(), t.dims.iter().map(|&d| d.max(0) as usize).collect()))
-        .collect();
+    let shapes: HashMap<String, Vec<usize>> =
+        g.initializer.iter().map(|t| (t.name.clone(), t.dims.iter().map(|&d| d.max(0) as usize).collect())).collect();
     let mut new = Vec::new();
     g.node.retain(|n| {
         let copy = n.op_type == "Identity" && n.input.len() == 1 && n.output.len() == 1;
