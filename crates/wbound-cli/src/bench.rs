@@ -174,13 +174,17 @@ fn print_table(config: &BenchConfig, runs: &[SeedRun]) {
         println!("{line}");
     }
     if let Some(first) = runs.first().filter(|r| !r.suggestions.is_empty()) {
-        let rules: Vec<String> = (0..first.suggestions.len())
-            .map(|j| {
-                let s = Summary::of(&runs.iter().map(|r| r.suggestions[j].1).collect::<Vec<_>>());
-                format!("{} {:.3} ± {:.3}", first.suggestions[j].0, s.mean, s.std)
-            })
-            .collect();
-        println!("suggested label = true label on the flipped samples (wb-ckpt): {}", rules.join(", "));
+        println!("suggested label (wb-ckpt)     true label of the flipped    label kept on the clean");
+        for (j, rule) in first.suggestions.iter().enumerate() {
+            let flipped = Summary::of(&runs.iter().map(|r| r.suggestions[j].flipped_true).collect::<Vec<_>>());
+            let clean = Summary::of(&runs.iter().map(|r| r.suggestions[j].clean_kept).collect::<Vec<_>>());
+            println!(
+                "  {:<27} {:>15}    {:>15}",
+                rule.rule.to_string(),
+                format!("{:.3} ± {:.3}", flipped.mean, flipped.std),
+                format!("{:.3} ± {:.3}", clean.mean, clean.std)
+            );
+        }
     }
 }
 
@@ -199,10 +203,16 @@ fn report(config: &BenchConfig, runs: &[SeedRun]) -> Value {
     }
     let mut suggestions = Map::new();
     if let Some(first) = runs.first() {
-        for (j, (rule, _)) in first.suggestions.iter().enumerate() {
-            let values: Vec<f64> = runs.iter().map(|r| r.suggestions[j].1).collect();
-            let s = Summary::of(&values);
-            suggestions.insert(rule.to_string(), json!({"mean": s.mean, "std": s.std, "per_seed": values}));
+        for (j, rule) in first.suggestions.iter().enumerate() {
+            let figure = |f: fn(&wbound::bench::suggest::SuggestionRun) -> f64| {
+                let values: Vec<f64> = runs.iter().map(|r| f(&r.suggestions[j])).collect();
+                let s = Summary::of(&values);
+                json!({"mean": s.mean, "std": s.std, "per_seed": values})
+            };
+            suggestions.insert(
+                rule.rule.to_string(),
+                json!({"flipped_true_label": figure(|r| r.flipped_true), "clean_label_kept": figure(|r| r.clean_kept)}),
+            );
         }
     }
     let seeds: Vec<Value> = runs
@@ -238,7 +248,7 @@ fn report(config: &BenchConfig, runs: &[SeedRun]) -> Value {
             "methods": config.methods.iter().map(|m: &Method| m.name()).collect::<Vec<_>>(),
         },
         "methods": methods,
-        "suggested_label_accuracy_on_flipped": suggestions,
+        "suggested_label": suggestions,
         "seeds": seeds,
     })
 }

@@ -24,11 +24,11 @@ pub struct Model {
 }
 
 impl Model {
-    /// Reads and imports an `.onnx` file.
+    /// Reads and imports an `.onnx` file (and the external data files beside it, if it has any).
     pub fn load(path: impl AsRef<Path>) -> Result<Model> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), cause: source })?;
-        Model::from_bytes(&bytes).map_err(|e| e.in_file(path))
+        let model = crate::onnx::read(path)?;
+        Ok(Model { graph: crate::onnx::graph_from_proto(&model).map_err(|e| e.in_file(path))? })
     }
 
     /// Imports an ONNX model from its bytes.
