@@ -146,6 +146,9 @@ impl Binary {
         match (self.kind, side) {
             (BinaryKind::Add, _) | (BinaryKind::Sub, 0) => self.scatter(side, dy, g, |_| 1.0),
             (BinaryKind::Sub, _) => self.scatter(side, dy, g, |_| -1.0),
+            // The other operand unbroadcast: read it in place (the same values as `at`).
+            (BinaryKind::Mul, 0) if self.maps[1].is_none() => self.scatter(side, dy, g, |i| b[i]),
+            (BinaryKind::Mul, 1) if self.maps[0].is_none() => self.scatter(side, dy, g, |i| a[i]),
             (BinaryKind::Mul, 0) => self.scatter(side, dy, g, |i| at(1, i)),
             (BinaryKind::Mul, _) => self.scatter(side, dy, g, |i| at(0, i)),
             (BinaryKind::Div, 0) => self.scatter(side, dy, g, |i| 1.0 / at(1, i)),
@@ -153,14 +156,16 @@ impl Binary {
         }
     }
 
-    /// `g[map(i)] += dy[i] * partial(i)` for every non-zero `dy[i]`, in order of `i`.
+    /// `g[map(i)] += dy[i] * partial(i)` for every non-zero `dy[i]`, in order of `i`
+    /// (`partial` must have no side effects: it is also called where `dy[i]` is zero).
     fn scatter(&self, side: usize, dy: &[f32], g: &mut [f32], partial: impl Fn(usize) -> f32) {
         match &self.maps[side] {
             None => {
+                // A select, not a branch, so that the loop vectorises: `g` keeps its value (and
+                // the sign of a zero) where `dy` is zero, whatever the partial there.
                 for (i, (&d, gi)) in dy.iter().zip(g.iter_mut()).enumerate() {
-                    if d != 0.0 {
-                        *gi += d * partial(i);
-                    }
+                    let v = *gi + d * partial(i);
+                    *gi = if d != 0.0 { v } else { *gi };
                 }
             }
             Some(map) => {
