@@ -7,13 +7,10 @@ use std::fs;
 use anyhow::{bail, Context, Result};
 
 use crate::args::MergeArgs;
-use crate::output::{parse_row, write_atomic, CSV_HEADER};
-use crate::usage;
+use crate::output::{columns_of, parse_row, write_atomic, CSV_HEADER};
 
 pub fn run(a: &MergeArgs) -> Result<()> {
-    if a.out.exists() && !a.force {
-        return Err(usage(format!("{} exists; pass --force to overwrite it", a.out.display())));
-    }
+    crate::destination::check(&a.out, "--out", a.force)?;
     let texts: Vec<String> = a
         .shards
         .iter()
@@ -21,13 +18,24 @@ pub fn run(a: &MergeArgs) -> Result<()> {
         .collect::<Result<_>>()?;
     // (index, shard number, line) for every row.
     let mut rows: Vec<(usize, usize, &str)> = Vec::new();
+    // The header of the first shard (with a `path` column or not): every shard must have it.
+    let mut header: Option<&str> = None;
     for (s, (text, path)) in texts.iter().zip(&a.shards).enumerate() {
         let mut lines = text.lines();
-        if lines.next() != Some(CSV_HEADER) {
+        let first = lines.next().unwrap_or_default();
+        let Some(columns) = columns_of(first) else {
             bail!("{}: not a wbound scores CSV (its first line is not '{CSV_HEADER}')", path.display());
+        };
+        match header {
+            Some(h) if h != first => bail!(
+                "{}: its columns ({first}) differ from {}'s ({h}); merge the outputs of one run",
+                path.display(),
+                a.shards[0].display()
+            ),
+            _ => header = Some(first),
         }
         for (i, line) in lines.enumerate() {
-            let row = parse_row(line, &|| format!("{} line {}", path.display(), i + 2))?;
+            let row = parse_row(line, columns, &|| format!("{} line {}", path.display(), i + 2))?;
             rows.push((row.index, s, line));
         }
     }
@@ -46,7 +54,7 @@ pub fn run(a: &MergeArgs) -> Result<()> {
         bail!("gap: the shards hold indices 0..{} but --expect says {n} samples", rows.len().saturating_sub(1));
     }
     write_atomic(&a.out, |out| {
-        writeln!(out, "{CSV_HEADER}")?;
+        writeln!(out, "{}", header.unwrap_or(CSV_HEADER))?;
         for (_, _, line) in &rows {
             writeln!(out, "{line}")?;
         }

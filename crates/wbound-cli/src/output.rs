@@ -14,15 +14,51 @@ use crate::usage;
 /// The CSV header, fixed (downstream scripts rely on it); the library owns the column list.
 pub use wbound::columns::CSV_HEADER;
 
+/// The name of the column that holds each sample's file (image folders), written last and only
+/// when the input has files.
+pub const PATH_COLUMN: &str = "path";
+
+/// The CSV header of a run: [`CSV_HEADER`], then `path` when the samples come from files.
+pub fn header(paths: bool) -> String {
+    if paths {
+        format!("{CSV_HEADER},{PATH_COLUMN}")
+    } else {
+        CSV_HEADER.to_string()
+    }
+}
+
 /// Writes one CSV row. Floats use the shortest representation that reads back to the same f64;
 /// +∞ distances (status `stuck`) are written `inf`, NaN (statuses `non_finite`, `invalid_input`)
-/// `NaN`; a sample that was not scored (`invalid_input`) has empty class cells.
-pub fn csv_row(out: &mut dyn Write, index: usize, s: &SampleScore) -> std::io::Result<()> {
+/// `NaN`; a sample that was not scored (`invalid_input`) has empty class cells. `path`, the
+/// sample's file, is the last cell (quoted when it holds a comma or a quote).
+pub fn csv_row(out: &mut dyn Write, index: usize, s: &SampleScore, path: Option<&str>) -> std::io::Result<()> {
     write!(out, "{index},{},{},{},{},", s.score, s.distance, s.steps, s.status)?;
-    if s.status == Status::InvalidInput {
-        writeln!(out, ",")
+    if s.status != Status::InvalidInput {
+        write!(out, "{},{}", s.original_class, s.final_class)?;
     } else {
-        writeln!(out, "{},{}", s.original_class, s.final_class)
+        write!(out, ",")?;
+    }
+    match path {
+        Some(p) => writeln!(out, ",{}", quote(p)),
+        None => writeln!(out),
+    }
+}
+
+/// A CSV cell: as is, or in double quotes (quotes doubled) when it holds a comma, quote or line
+/// break (RFC 4180).
+pub fn quote(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", cell.replace('"', "\"\"")).into()
+    } else {
+        cell.into()
+    }
+}
+
+/// The value of a cell written by [`quote`].
+pub fn unquote(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.strip_prefix('"').and_then(|c| c.strip_suffix('"')) {
+        Some(inner) => inner.replace("\"\"", "\"").into(),
+        None => cell.into(),
     }
 }
 
@@ -66,17 +102,33 @@ pub fn write_atomic(dest: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()
 /// One parsed row of a scores CSV.
 pub struct Row<'a> {
     pub index: usize,
-    pub fields: Vec<&'a str>,
+    /// The cells; the last one (`path`, which may hold commas) unquoted.
+    pub fields: Vec<std::borrow::Cow<'a, str>>,
 }
 
-/// Parses a data line of a scores CSV (`what` names the file and line in errors).
-pub fn parse_row<'a>(line: &'a str, what: &dyn Fn() -> String) -> Result<Row<'a>> {
-    let fields: Vec<&str> = line.split(',').collect();
-    if fields.len() != 7 {
-        bail!("{}: expected 7 columns ({CSV_HEADER}), found {}", what(), fields.len());
+/// Parses a data line of a scores CSV of `columns` columns (`what` names the file and line in
+/// errors). Only the last column may hold commas (the `path`, quoted).
+pub fn parse_row<'a>(line: &'a str, columns: usize, what: &dyn Fn() -> String) -> Result<Row<'a>> {
+    let mut fields: Vec<std::borrow::Cow<'a, str>> = line.splitn(columns, ',').map(Into::into).collect();
+    if fields.len() != columns || (columns == 7 && fields[6].contains(',')) {
+        bail!("{}: expected {columns} columns, found {}", what(), line.split(',').count());
+    }
+    if let Some(last) = fields.last_mut() {
+        *last = unquote(last).into_owned().into();
     }
     let index = fields[0].parse().with_context(|| format!("{}: index '{}' is not a number", what(), fields[0]))?;
     Ok(Row { index, fields })
+}
+
+/// The number of columns of a scores CSV whose first line is `first`: the fixed columns, with
+/// `path` after them or not; `None` when it is not a wbound scores CSV.
+pub fn columns_of(first: &str) -> Option<usize> {
+    let n = CSV_HEADER.split(',').count();
+    match first {
+        h if h == CSV_HEADER => Some(n),
+        h if h == header(true) => Some(n + 1),
+        _ => None,
+    }
 }
 
 /// A class cell for JSON: empty (a sample that was not scored) becomes `null`.
@@ -95,13 +147,16 @@ pub fn finalize(partial: &Path, dest: &Path, format: OutFormat) -> Result<()> {
             .with_context(|| format!("cannot move {} to {}", partial.display(), dest.display()));
     }
     let reader = BufReader::new(File::open(partial).with_context(|| format!("cannot read {}", partial.display()))?);
-    let lines: Vec<String> = reader.lines().skip(1).collect::<std::io::Result<_>>()?;
+    let mut lines = reader.lines();
+    let first = lines.next().transpose()?.unwrap_or_default();
+    let columns = columns_of(&first).with_context(|| format!("{}: not a wbound scores CSV", partial.display()))?;
+    let lines: Vec<String> = lines.collect::<std::io::Result<_>>()?;
     write_atomic(dest, |out| {
         let what = |i: usize| move || format!("{} line {}", partial.display(), i + 2);
         match format {
             OutFormat::Jsonl => {
                 for (i, line) in lines.iter().enumerate() {
-                    let r = parse_row(line, &what(i))?;
+                    let r = parse_row(line, columns, &what(i))?;
                     let num = |s: &str| {
                         if s.parse::<f64>().is_ok_and(f64::is_finite) {
                             s.to_string()
@@ -110,17 +165,21 @@ pub fn finalize(partial: &Path, dest: &Path, format: OutFormat) -> Result<()> {
                         }
                     };
                     let f = &r.fields;
-                    writeln!(
+                    write!(
                         out,
-                        "{{\"index\":{},\"score\":{},\"distance\":{},\"steps\":{},\"status\":\"{}\",\"original_class\":{},\"final_class\":{}}}",
+                        "{{\"index\":{},\"score\":{},\"distance\":{},\"steps\":{},\"status\":\"{}\",\"original_class\":{},\"final_class\":{}",
                         r.index,
-                        num(f[1]),
-                        num(f[2]),
+                        num(&f[1]),
+                        num(&f[2]),
                         f[3],
                         f[4],
-                        null_if_empty(f[5]),
-                        null_if_empty(f[6])
+                        null_if_empty(&f[5]),
+                        null_if_empty(&f[6])
                     )?;
+                    match f.get(7) {
+                        Some(path) => writeln!(out, ",\"{PATH_COLUMN}\":{}}}", serde_json::Value::from(path.as_ref()))?,
+                        None => writeln!(out, "}}")?,
+                    }
                 }
             }
             _ => {
@@ -128,7 +187,7 @@ pub fn finalize(partial: &Path, dest: &Path, format: OutFormat) -> Result<()> {
                     .iter()
                     .enumerate()
                     .map(|(i, line)| {
-                        let r = parse_row(line, &what(i))?;
+                        let r = parse_row(line, columns, &what(i))?;
                         r.fields[1].parse::<f64>().with_context(|| format!("{}: bad score", what(i)()))
                     })
                     .collect::<Result<_>>()?;

@@ -4,7 +4,8 @@
 //! `FILE.partial.run`; `--resume` drops a torn last line, skips the rows already there and appends
 //! the rest. When the last row is written the partial file becomes `FILE` (converted to JSON lines
 //! or `.npy` if asked), so `FILE` only ever holds a complete result, byte-identical to an
-//! uninterrupted run.
+//! uninterrupted run. The settings stay beside it as `FILE.run`, so that `--resume` on a finished
+//! file can tell whether it was made with the same settings.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
@@ -16,7 +17,7 @@ use wbound::{InfluenceValues, Model, Reference, Status, WeightsBoundaryCalculato
 use crate::args::{RunArgs, ScoreArgs};
 use crate::input::{self, Input, Slice};
 use crate::interrupt::{self, Interrupted};
-use crate::output::{beside, csv_row, finalize, OutFormat, CSV_HEADER};
+use crate::output::{beside, csv_row, finalize, header, OutFormat};
 
 use crate::{memory, progress, usage};
 
@@ -39,6 +40,11 @@ pub fn calculator<'m>(run: &RunArgs, model: &'m Model) -> WeightsBoundaryCalcula
 }
 
 pub fn run(a: &ScoreArgs) -> Result<()> {
+    let out = a.out.as_deref().filter(|p| p.as_os_str() != "-");
+    if let Some(path) = out {
+        OutFormat::of(path)?;
+        crate::destination::check_folder(path, "--out")?;
+    }
     let model = Model::load(&a.run.model)?;
     crate::weights_note::print(&model, &a.run.params);
     let input = input::load(&a.data, &model)?;
@@ -49,13 +55,15 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
     }
     // The library checks the settings and the data when the run starts, before anything is written.
     let calc = calculator(&a.run, &model).reference(a.reference);
-    match a.out.as_deref().filter(|p| p.as_os_str() != "-") {
+    match out {
         None => {
             let slice = Slice::of(&input, input.range.clone());
             let batches = calc.compute_influence_values(&slice).map_err(input::about_inputs(&a.data))?;
             let mut out = BufWriter::new(std::io::stdout().lock());
-            writeln!(out, "{CSV_HEADER}")?;
-            score_rows(Some(batches), &input, 0, a.run.quiet, &mut out, None)
+            writeln!(out, "{}", header(input.paths.is_some()))?;
+            let tally = score_rows(Some(batches), &input, 0, a.run.quiet, &mut out, None)?;
+            tally.print(a.run.quiet, None);
+            Ok(())
         }
         Some(path) => to_file(a, &calc, &input, path),
     }
@@ -90,6 +98,59 @@ impl Warnings {
     }
 }
 
+/// The statuses of a run's rows, for its summary line.
+#[derive(Default)]
+pub struct Tally {
+    /// How many rows of each status, the whole output's (rows of an interrupted run included).
+    statuses: Vec<(String, usize)>,
+    /// Rows scored by this process, and in how many seconds.
+    scored: usize,
+    secs: f64,
+    /// Rows that an interrupted run had written.
+    earlier: usize,
+    /// Whether a row is stuck, non_finite or invalid_input.
+    unscored: bool,
+}
+
+impl Tally {
+    fn add(&mut self, status: &str, n: usize) {
+        self.unscored |= matches!(status, "stuck" | "non_finite" | "invalid_input");
+        match self.statuses.iter_mut().find(|(st, _)| st == status) {
+            Some((_, c)) => *c += n,
+            None => self.statuses.push((status.to_string(), n)),
+        }
+    }
+
+    /// The one-line summary on stderr: the whole output's rows and statuses, how many were scored
+    /// now and how fast, and the file (`None`: standard output).
+    fn print(&self, quiet: bool, file: Option<&Path>) {
+        if quiet {
+            return;
+        }
+        let mut statuses = self.statuses.clone();
+        statuses.sort();
+        let counts: Vec<String> = statuses.iter().map(|(st, c)| format!("{c} {st}")).collect();
+        let total = self.scored + self.earlier;
+        let rate = crate::numbers::rate(self.scored as f64 / self.secs.max(1e-9));
+        let now = match self.earlier {
+            0 => format!("scored {total} samples in {:.1} s ({rate} samples/s)", self.secs),
+            e if self.scored == 0 => format!("{total} samples ({e} from the interrupted run, none left to score)"),
+            e => format!(
+                "{total} samples ({e} from the interrupted run, {} scored now in {:.1} s, {rate} samples/s)",
+                self.scored, self.secs
+            ),
+        };
+        let into = file.map_or(String::new(), |f| format!(" -> {}", f.display()));
+        eprintln!("{now}: {}{into}", counts.join(", "));
+        if self.unscored {
+            eprintln!(
+                "note: 'stuck' rows have distance inf (no weight change moves the logits), 'non_finite' and \
+                 'invalid_input' rows NaN"
+            );
+        }
+    }
+}
+
 /// Writes the rows of `batches` — the input's samples from `done` on (relative to its range);
 /// `None` when none are left — flushing after every batch. `partial` is the file the rows go to,
 /// for the message of an interrupted run.
@@ -100,14 +161,13 @@ fn score_rows(
     quiet: bool,
     out: &mut dyn Write,
     partial: Option<&Path>,
-) -> Result<()> {
+) -> Result<Tally> {
     let start = input.range.start + done;
     let bar = progress::bar(input.range.len(), done, quiet);
     let clock = std::time::Instant::now();
-    let mut statuses: Vec<(Status, usize)> = Vec::new();
+    let mut tally = Tally::default();
     let mut warnings = Warnings::default();
     let mut written = done;
-    let scored = input.range.len() - done;
     if let Some(batches) = batches {
         for batch in batches {
             let batch = match batch {
@@ -128,12 +188,9 @@ fn score_rows(
             };
             for (i, s) in batch.scores.iter().enumerate() {
                 let index = start + batch.start + i;
-                csv_row(out, index, s)?;
+                csv_row(out, index, s, input.path(index))?;
                 warnings.note(index, s.status, &bar);
-                match statuses.iter_mut().find(|(st, _)| *st == s.status) {
-                    Some((_, n)) => *n += 1,
-                    None => statuses.push((s.status, 1)),
-                }
+                tally.add(s.status.as_str(), 1);
             }
             out.flush()?;
             written += batch.scores.len();
@@ -142,24 +199,9 @@ fn score_rows(
     }
     bar.finish_and_clear();
     warnings.finish();
-    if !quiet && scored > 0 {
-        let n = scored;
-        let secs = clock.elapsed().as_secs_f64();
-        statuses.sort_by_key(|&(st, _)| st.as_str());
-        let counts: Vec<String> = statuses.iter().map(|(st, c)| format!("{c} {st}")).collect();
-        eprintln!(
-            "scored {n} samples in {secs:.1} s ({:.0} samples/s): {}",
-            n as f64 / secs.max(1e-9),
-            counts.join(", ")
-        );
-        if statuses.iter().any(|(st, _)| matches!(st, Status::Stuck | Status::NonFinite | Status::InvalidInput)) {
-            eprintln!(
-                "note: 'stuck' rows have distance inf (no weight change moves the logits), 'non_finite' and \
-                 'invalid_input' rows NaN"
-            );
-        }
-    }
-    Ok(())
+    tally.scored = written - done;
+    tally.secs = clock.elapsed().as_secs_f64();
+    Ok(tally)
 }
 
 /// What makes a run's rows: a resumed run must have been started with the same.
@@ -195,11 +237,11 @@ fn to_file(a: &ScoreArgs, calc: &WeightsBoundaryCalculator, input: &Input, path:
     let format = OutFormat::of(path)?;
     let partial = beside(path, ".partial");
     let stamp = beside(path, ".partial.run");
+    let settings = beside(path, ".run");
     let resuming = a.resume && partial.exists();
     if path.exists() && !a.force {
         if a.resume && !partial.exists() {
-            eprintln!("{} is already complete: nothing to resume", path.display());
-            return Ok(());
+            return finished(a, path, &settings);
         }
         return Err(usage(format!("{} exists; pass --force to overwrite it", path.display())));
     }
@@ -209,6 +251,7 @@ fn to_file(a: &ScoreArgs, calc: &WeightsBoundaryCalculator, input: &Input, path:
             partial.display()
         )));
     }
+    let header = header(input.paths.is_some());
     let recovered = if resuming {
         let settings = std::fs::read_to_string(&stamp).unwrap_or_default();
         if settings != fingerprint(a) {
@@ -218,11 +261,11 @@ fn to_file(a: &ScoreArgs, calc: &WeightsBoundaryCalculator, input: &Input, path:
                 stamp.display()
             )));
         }
-        Some(recover(&partial)?)
+        Some(recover(&partial, &header)?)
     } else {
         None
     };
-    let done = recovered.as_ref().map_or(0, |r| r.1);
+    let done = recovered.as_ref().map_or(0, |r| r.rows);
     if done > input.range.len() {
         return Err(usage(format!("{} holds more rows ({done}) than there are samples to score", partial.display())));
     }
@@ -232,26 +275,64 @@ fn to_file(a: &ScoreArgs, calc: &WeightsBoundaryCalculator, input: &Input, path:
         true => None,
         false => Some(calc.compute_influence_values(&slice).map_err(input::about_inputs(&a.data))?),
     };
-    let file = match recovered {
-        Some((file, _)) => file,
+    let (file, earlier) = match recovered {
+        Some(r) => (r.file, r.statuses),
         None => {
             let mut file = File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
-            writeln!(file, "{CSV_HEADER}")?;
+            writeln!(file, "{header}")?;
             std::fs::write(&stamp, fingerprint(a)).with_context(|| format!("cannot write {}", stamp.display()))?;
-            file
+            (file, Vec::new())
         }
     };
     let mut out = BufWriter::new(file);
-    score_rows(batches, input, done, a.run.quiet, &mut out, Some(&partial))?;
+    let mut tally = score_rows(batches, input, done, a.run.quiet, &mut out, Some(&partial))?;
     out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     finalize(&partial, path, format)?;
-    std::fs::remove_file(&stamp).ok();
+    std::fs::rename(&stamp, &settings)
+        .with_context(|| format!("cannot move {} to {}", stamp.display(), settings.display()))?;
+    tally.earlier = done;
+    for (status, n) in earlier {
+        tally.add(&status, n);
+    }
+    tally.print(a.run.quiet, Some(path));
     Ok(())
 }
 
+/// `--resume` on a finished `path`: nothing to do if it was made with these settings (recorded in
+/// `settings`, `FILE.run`), refused otherwise — its rows would silently be the old settings'.
+fn finished(a: &ScoreArgs, path: &Path, settings: &Path) -> Result<()> {
+    match std::fs::read_to_string(settings) {
+        Ok(recorded) if recorded == fingerprint(a) => {
+            eprintln!("{} is already complete, with these settings: nothing to resume", path.display());
+            Ok(())
+        }
+        Ok(_) => Err(usage(format!(
+            "{} is complete but was made with other settings (see {}); rerun with those, or pass --force to \
+             score it again with these",
+            path.display(),
+            settings.display()
+        ))),
+        Err(_) => Err(usage(format!(
+            "{} is complete but its settings are not recorded ({} is missing), so --resume cannot tell whether \
+             they are these; pass --force to score it again",
+            path.display(),
+            settings.display()
+        ))),
+    }
+}
+
+/// An interrupted run's partial CSV, open for appending.
+struct Recovered {
+    file: File,
+    /// Its complete rows.
+    rows: usize,
+    /// How many of them have each status.
+    statuses: Vec<(String, usize)>,
+}
+
 /// Opens an interrupted run's partial CSV for appending: drops a torn last line (a kill in the
-/// middle of a write) and returns how many complete rows it holds.
-fn recover(partial: &Path) -> Result<(File, usize)> {
+/// middle of a write) and counts its complete rows; its first line must be `header`.
+fn recover(partial: &Path, header: &str) -> Result<Recovered> {
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -262,14 +343,23 @@ fn recover(partial: &Path) -> Result<(File, usize)> {
     let keep = text.rfind('\n').map_or(0, |i| i + 1);
     let complete = &text[..keep];
     let mut lines = complete.lines();
-    if lines.next() != Some(CSV_HEADER) {
+    if lines.next() != Some(header) {
         return Err(usage(format!(
-            "{} does not start with the wbound CSV header; pass --force to start over",
+            "{} does not start with the wbound CSV header ({header}); pass --force to start over",
             partial.display()
         )));
     }
-    let rows = lines.count();
+    let mut statuses: Vec<(String, usize)> = Vec::new();
+    let mut rows = 0;
+    for line in lines {
+        rows += 1;
+        let status = line.split(',').nth(4).unwrap_or_default();
+        match statuses.iter_mut().find(|(st, _)| st == status) {
+            Some((_, n)) => *n += 1,
+            None => statuses.push((status.to_string(), 1)),
+        }
+    }
     file.set_len(keep as u64)?;
     file.seek(SeekFrom::End(0))?;
-    Ok((file, rows))
+    Ok(Recovered { file, rows, statuses })
 }

@@ -28,7 +28,10 @@ impl Model {
     pub fn load(path: impl AsRef<Path>) -> Result<Model> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), cause: source })?;
-        Model::from_bytes(&bytes).map_err(|e| e.in_file(path))
+        Model::from_bytes(&bytes).map_err(|e| match (&e, exporter_hint(path)) {
+            (Error::OnnxFormat(msg), Some(hint)) => Error::OnnxFormat(format!("{msg}; {hint}")).in_file(path),
+            _ => e.in_file(path),
+        })
     }
 
     /// Imports an ONNX model from its bytes.
@@ -129,4 +132,23 @@ impl Model {
         let mut ws = engine.workspace();
         Ok(engine.forward(&mut ws, x).to_vec())
     }
+}
+
+/// What to do with a framework's own model file (by its extension) that is not ONNX: the exporter
+/// that turns it into ONNX.
+fn exporter_hint(path: &Path) -> Option<&'static str> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "pt" | "pth" | "ckpt" | "bin" | "safetensors" => {
+            "this looks like a PyTorch checkpoint, which wbound cannot read: export the model to ONNX with \
+             torch.onnx.export(model, x[:1], \"model.onnx\", dynamic_axes={\"x\": {0: \"N\"}}, ...) or \
+             wbound.Model.from_torch (README: Bring your own model)"
+        }
+        "h5" | "keras" | "pb" | "tflite" => {
+            "this looks like a Keras/TensorFlow model, which wbound cannot read: export it to ONNX with tf2onnx \
+             (python -m tf2onnx.convert --saved-model DIR --output model.onnx, or tf2onnx.convert.from_keras) or \
+             wbound.Model.from_keras (README: Bring your own model)"
+        }
+        _ => return None,
+    })
 }
