@@ -571,15 +571,25 @@ pub fn histogram(report: &Report) -> String {
         LEFT + W / 2.0,
         H + 44.0
     );
-    let _ = writeln!(s, "<text x=\"10\" y=\"20\">{}</text>", peak as usize);
+    let _ = writeln!(
+        s,
+        "<text x=\"{}\" y=\"14\" text-anchor=\"end\">{}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">0</text>\
+         <text transform=\"translate(14 {}) rotate(-90)\" text-anchor=\"middle\">samples</text>",
+        LEFT - 4.0,
+        peak as usize,
+        LEFT - 4.0,
+        H + 10.0,
+        H / 2.0 + 10.0
+    );
     if let Some(last) = report.top.last().filter(|r| r.score.is_finite() && r.score != 0.0) {
         let tx = x(last.score.abs().log10());
+        // The label on the side of the line with room for it.
+        let (lx, anchor) = if tx > LEFT + W / 2.0 { (tx - 4.0, "end") } else { (tx + 4.0, "start") };
         let _ = writeln!(
             s,
             "<line x1=\"{tx:.1}\" y1=\"10\" x2=\"{tx:.1}\" y2=\"{}\" stroke=\"#d62728\" stroke-dasharray=\"4 3\"/>\
-             <text x=\"{:.1}\" y=\"22\" fill=\"#d62728\">top {} (score {})</text>",
+             <text x=\"{lx:.1}\" y=\"22\" fill=\"#d62728\" text-anchor=\"{anchor}\">the top {}: score ≥ {}</text>",
             H + 10.0,
-            tx + 4.0,
             report.top.len(),
             sig3(last.score)
         );
