@@ -50,7 +50,7 @@ mod tests {
     #[test]
     fn rates_are_rounded() {
         assert_eq!(rate(401.5139), "402");
-        assert_eq!(rate(3.14159), "3.1");
+        assert_eq!(rate(2.345), "2.3");
         assert_eq!(rate(f64::INFINITY), "-");
     }
 }
