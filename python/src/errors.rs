@@ -25,7 +25,7 @@ pub fn to_py(e: Error) -> PyErr {
     match kind {
         Error::Io { cause, .. } if cause.kind() == std::io::ErrorKind::NotFound => MissingFileError::new_err(msg),
         Error::Io { .. } => WboundOSError::new_err(msg),
-        Error::OnnxFormat(_) | Error::Graph(_) => ModelError::new_err(msg),
+        Error::OnnxFormat(_) | Error::Graph(_) | Error::Checkpoint(_) => ModelError::new_err(msg),
         Error::UnsupportedOps(_) | Error::Node { .. } => UnsupportedModelError::new_err(msg),
         Error::Data(_) | Error::NonFiniteInput { .. } => DataError::new_err(msg),
         Error::Config(_) | Error::Setting { .. } => SettingError::new_err(msg),

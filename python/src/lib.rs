@@ -4,6 +4,7 @@
 //! every check comes from the `wbound` library; the pure-Python layer (`python/wbound/`) adds the
 //! conveniences (DataFrames, the influenciae drop-in, torch/Keras export, label issues).
 
+mod checkpoints;
 mod columns;
 mod errors;
 mod model;
@@ -16,7 +17,9 @@ fn _wbound(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<model::PyModel>()?;
     m.add_class::<run::Calculator>()?;
     m.add_class::<run::TopKSelector>()?;
+    m.add_class::<checkpoints::PyCheckpoints>()?;
     m.add("COLUMNS", wbound::columns::COLUMNS.to_vec())?;
+    m.add("CHECKPOINT_COLUMNS", wbound::columns::CHECKPOINT_COLUMNS.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use numpy::PyUntypedArrayMethods;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyTuple};
 use wbound::engine::{DualNorm, Engine, Selection};
@@ -29,6 +30,11 @@ impl PyModel {
             None => model?,
         };
         Ok(PyModel { inner: Arc::new(model), bytes, path })
+    }
+
+    /// The file the model came from, or `default`.
+    pub fn path_or(&self, default: &str) -> String {
+        self.path.as_ref().map_or(default.to_string(), |p| p.display().to_string())
     }
 }
 
@@ -70,6 +76,59 @@ impl PyModel {
             d.set_item(&t.name, t.data.len())?;
         }
         Ok(d)
+    }
+
+    /// The float initializers of the model by name, as float32 arrays of their ONNX shapes (what
+    /// [`Model.with_weights`] takes).
+    fn weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        use numpy::{IntoPyArray, PyArrayMethods};
+        let set = onnx::weights::initializers(&self.bytes).map_err(to_py)?;
+        let mut names: Vec<&String> = set.keys().collect();
+        names.sort();
+        let d = PyDict::new(py);
+        for name in names {
+            let (shape, values) = &set[name];
+            d.set_item(name, values.clone().into_pyarray(py).reshape(shape.clone())?)?;
+        }
+        Ok(d)
+    }
+
+    /// The ONNX bytes of this model with other weights: `weights` maps initializer names to
+    /// float32 arrays (a `state_dict`'s tensors), or is the path of a safetensors file. Every
+    /// tensor must match an initializer of the same shape, and every trainable parameter must be
+    /// given (`Model.with_weights` wraps this).
+    fn _with_weights<'py>(&self, py: Python<'py>, weights: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+        let (set, source) = match weights.cast::<PyDict>() {
+            Ok(d) => {
+                let mut set = wbound::onnx::weights::WeightSet::new();
+                for (k, v) in d.iter() {
+                    let name: String = k.extract()?;
+                    let a: numpy::PyReadonlyArrayDyn<'_, f32> = v.extract().map_err(|_| {
+                        crate::errors::WboundError::new_err(format!("weight '{name}' is not a float32 numpy array"))
+                    })?;
+                    set.insert(name, (a.shape().to_vec(), a.as_array().iter().copied().collect()));
+                }
+                (set, None)
+            }
+            Err(_) => {
+                let path: PathBuf = weights.extract()?;
+                (wbound::checkpoints::weights::read(&path).map_err(to_py)?, Some(path))
+            }
+        };
+        let bytes = &self.bytes;
+        let patched = py
+            .detach(|| {
+                let patched = wbound::onnx::with_weights(bytes, &set)?;
+                wbound::checkpoints::weights::check_covered(&self.inner, &set)?;
+                Ok(patched)
+            })
+            .map_err(|e: Error| {
+                to_py(match &source {
+                    Some(p) => e.in_file(p),
+                    None => e,
+                })
+            })?;
+        Ok(PyBytes::new(py, &patched))
     }
 
     /// The file the model was read from, if any.

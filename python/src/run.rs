@@ -20,7 +20,7 @@ use crate::model::PyModel;
 const POLL: Duration = Duration::from_millis(50);
 
 /// Samples held by numpy, borrowed for the run.
-struct Borrowed<'a> {
+pub(crate) struct Borrowed<'a> {
     shape: Vec<usize>,
     values: &'a [f32],
     labels: Option<&'a [i64]>,
@@ -82,7 +82,7 @@ impl Calculator {
 }
 
 /// `x` (float32, C-contiguous, `[N, *sample]`) and `labels` (int64, `[N]`) as a data set.
-fn borrow<'a>(
+pub(crate) fn borrow<'a>(
     x: &'a PyReadonlyArrayDyn<'_, f32>,
     labels: Option<&'a PyReadonlyArray1<'_, i64>>,
 ) -> PyResult<Borrowed<'a>> {
@@ -112,16 +112,16 @@ fn borrow<'a>(
 }
 
 /// What the run reports while it goes: samples done.
-struct Progress<'py, 'a> {
-    callback: Option<&'a Bound<'py, PyAny>>,
-    total: Option<usize>,
+pub(crate) struct Progress<'py, 'a> {
+    pub(crate) callback: Option<&'a Bound<'py, PyAny>>,
+    pub(crate) total: Option<usize>,
     /// Added to the count reported (samples done by earlier calls).
-    start: usize,
+    pub(crate) start: usize,
 }
 
 /// Runs `job` on a thread of its own while this thread waits without the GIL; see the module
 /// doc. `job` counts the samples it has done in its argument.
-fn drive<T: Send>(
+pub(crate) fn drive<T: Send>(
     py: Python<'_>,
     cancel: &AtomicBool,
     progress: &Progress,
@@ -296,7 +296,7 @@ impl Calculator {
     }
 }
 
-fn parse_order(order: &str) -> PyResult<Order> {
+pub(crate) fn parse_order(order: &str) -> PyResult<Order> {
     match order.to_ascii_lowercase().as_str() {
         "descending" => Ok(Order::Descending),
         "ascending" => Ok(Order::Ascending),

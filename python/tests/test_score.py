@@ -143,7 +143,53 @@ def test_other_bad_arguments():
         wbound.score(model, x, threads=0)
 
 
-def test_several_checkpoints_are_not_supported_yet():
-    with pytest.raises(NotImplementedError) as e:
-        wbound.score([fixture("mlp/model.onnx")] * 2, np.load(fixture("mlp/x.npy")))
-    assert isinstance(e.value, wbound.WboundError) and "several checkpoints" in str(e.value)
+def checkpoints():
+    """Two checkpoints of the reference MLP: itself and its weights scaled by 0.9, with its data."""
+    model = wbound.Model(fixture("mlp/model.onnx"))
+    scaled = model.with_weights({name: 0.9 * w for name, w in model.weights().items()})
+    return [model, scaled], np.load(fixture("mlp/x.npy")), np.load(fixture("mlp/y.npy"))
+
+
+def test_several_checkpoints_score_the_mean_label_referenced_score(cli, tmp_path):
+    models, x, y = checkpoints()
+    df = wbound.score(models, x, y, per_checkpoint=True, progress=False)
+    assert list(df.columns) == [*wbound.CHECKPOINT_COLUMNS, "score_1", "score_2"]
+    for k, m in enumerate(models):
+        one = wbound.score(m, x, y, reference="label", progress=False)
+        assert df[f"score_{k + 1}"].tolist() == one.score.tolist()
+    assert df.score.tolist() == ((df.score_1 + df.score_2) / 2).tolist()
+    assert (df.label == y).all()
+    # The CLI on the same checkpoints writes the same rows.
+    scaled = tmp_path / "scaled.onnx"
+    scaled.write_bytes(models[1].to_bytes())
+    csv = cli_csv(cli, "--model", fixture("mlp/model.onnx"), scaled, "--inputs", fixture("mlp/x.npy"),
+                  "--labels", fixture("mlp/y.npy"), "--per-checkpoint")
+    assert df.score.tolist() == [float(v) for v in csv["score"]]
+    assert df.suggested_label.tolist() == [int(v) for v in csv["suggested_label"]]
+
+
+def test_weights_give_the_checkpoints_they_hold():
+    models, x, y = checkpoints()
+    as_list = wbound.score(models, x[:40], y[:40], progress=False)
+    weights = [m.weights() for m in models]
+    by_weights = wbound.score(models[0], x[:40], y[:40], weights=weights, progress=False)
+    pd.testing.assert_frame_equal(as_list, by_weights)
+
+
+def test_checkpoint_errors_say_what_to_do():
+    models, x, y = checkpoints()
+    with pytest.raises(wbound.SettingError, match="2 checkpoints are scored against the labels"):
+        wbound.score(models, x, progress=False)
+    with pytest.raises(wbound.SettingError, match="reference='label'"):
+        wbound.score(models, x, y, reference="prediction", progress=False)
+    with pytest.raises(wbound.SettingError, match="apply to several checkpoints"):
+        wbound.score(models[0], x, y, per_checkpoint=True, progress=False)
+    with pytest.raises(wbound.ModelError, match="match no initializer of the model: 'bn.weight'"):
+        models[0].with_weights({**models[0].weights(), "bn.weight": np.ones(3, np.float32)})
+    with pytest.raises(wbound.ModelError, match="no tensor for 1 of the model's parameters"):
+        w = models[0].weights()
+        w.pop(next(iter(w)))
+        models[0].with_weights(w)
+    other = wbound.Model(fixture("linear/model.onnx"))
+    with pytest.raises(wbound.ModelError, match="is not the same model as"):
+        wbound.score([models[0], other], x, y, progress=False)

@@ -33,11 +33,12 @@ from ._errors import (
 from ._influenciae import WeightsBoundaryCalculator
 from ._label_issues import find_label_issues
 from ._model import Model
-from ._score import COLUMNS, score
+from ._score import CHECKPOINT_COLUMNS, COLUMNS, score
 
 __version__: str = _wbound.__version__
 
 __all__ = [
+    "CHECKPOINT_COLUMNS",
     "COLUMNS",
     "DataError",
     "MissingFileError",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import warnings
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -28,6 +29,33 @@ class Model(_wbound.Model):
     >>> model.inspect()["trainable"]
     8
     """
+
+    def with_weights(self, weights: Any) -> "Model":
+        """This model with other weights: ``weights`` is a mapping of initializer names to arrays
+        (a PyTorch ``state_dict()``, torch tensors or numpy arrays; integer tensors such as
+        ``num_batches_tracked`` are skipped) or the path of a safetensors file
+        (``safetensors.torch.save_file(model.state_dict(), path)``). Every tensor must match an
+        initializer of the model of the same shape, and every trainable parameter must be given;
+        otherwise :class:`wbound.ModelError` lists the names that do not fit.
+
+        >>> import numpy as np, wbound
+        >>> m = wbound.Model("tests/fixtures/linear/model.onnx")
+        >>> w = {"linear/dense/MatMul/ReadVariableOp:0": np.ones((3, 2), np.float32)}
+        >>> w["linear/dense/BiasAdd/ReadVariableOp:0"] = np.array([0.0, 1.0], np.float32)
+        >>> wbound.score(m.with_weights(w), np.zeros((1, 3), np.float32), progress=False).original_class.tolist()
+        [1]
+        """
+        if isinstance(weights, Mapping):
+            arrays = {}
+            for name, value in weights.items():
+                if hasattr(value, "detach"):
+                    value = value.detach().cpu().numpy()
+                a = np.asarray(value)
+                if a.dtype.kind != "f":
+                    continue
+                arrays[str(name)] = np.ascontiguousarray(a, dtype=np.float32)
+            return Model(self._with_weights(arrays))
+        return Model(self._with_weights(os.fspath(weights)))
 
     @classmethod
     def from_torch(cls, module: Any, example_input: Any, keep_batchnorm: bool = True) -> "Model":

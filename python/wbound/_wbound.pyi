@@ -7,9 +7,10 @@ import numpy as np
 import numpy.typing as npt
 from typing_extensions import disjoint_base, final
 
-__all__ = ["Model", "Calculator", "TopKSelector", "COLUMNS", "__version__"]
+__all__ = ["Model", "Calculator", "CheckpointCalculator", "TopKSelector", "COLUMNS", "CHECKPOINT_COLUMNS", "__version__"]
 
 COLUMNS: list[str]
+CHECKPOINT_COLUMNS: list[str]
 __version__: str
 
 _Progress = Optional[Callable[[int, Optional[int]], Any]]
@@ -27,6 +28,8 @@ class Model:
     def path(self) -> Optional[str]: ...
     def to_bytes(self) -> bytes: ...
     def inspect(self) -> dict[str, Any]: ...
+    def weights(self) -> dict[str, npt.NDArray[np.float32]]: ...
+    def _with_weights(self, weights: Union[dict[str, npt.NDArray[np.float32]], str]) -> bytes: ...
 
 @final
 class Calculator:
@@ -67,3 +70,27 @@ class TopKSelector:
     def __new__(cls, k: int, order: str) -> "TopKSelector": ...
     def set_sample_shape(self, shape: list[int]) -> None: ...
     def finish(self) -> tuple[npt.NDArray[np.int64], dict[str, Any], npt.NDArray[np.float32]]: ...
+
+@final
+class CheckpointCalculator:
+    def __new__(
+        cls,
+        models: list[Model],
+        *,
+        steps: int,
+        early_steps: Optional[int],
+        norm: str,
+        eps: float,
+        params: str,
+        batch_size: int,
+        threads: Optional[int],
+        skip_invalid: bool,
+    ) -> "CheckpointCalculator": ...
+    def score(
+        self,
+        x: npt.NDArray[np.float32],
+        labels: Optional[npt.NDArray[np.int64]] = None,
+        progress: _Progress = None,
+        per_checkpoint: bool = False,
+    ) -> dict[str, Any]: ...
+    def __len__(self) -> int: ...

@@ -105,9 +105,32 @@ pub struct DataArgs {
 /// The DeepFool settings shared by `score` and `top-k`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The classifier, exported to ONNX (logits or probabilities as its output).
-    #[arg(long, value_name = "M.onnx")]
-    pub model: PathBuf,
+    /// The classifier, exported to ONNX (logits or probabilities as its output). Several files
+    /// (a shell glob works): checkpoints of one model in training order, scored against the labels
+    /// and averaged (score = mean label-referenced score; also aum, mean_loss, suggested_label).
+    #[arg(long, value_name = "M.onnx", num_args = 1.., required = true)]
+    pub model: Vec<PathBuf>,
+
+    /// Checkpoints as weight files (safetensors state_dicts, in training order) for the one
+    /// --model: each file's tensors replace the model's initializers of the same names.
+    #[arg(long, value_name = "W.safetensors", num_args = 1..)]
+    pub weights: Vec<PathBuf>,
+
+    /// With several checkpoints: at most N DeepFool steps on every checkpoint but the last
+    /// [default: --steps].
+    #[arg(long, value_name = "N")]
+    pub early_steps: Option<usize>,
+
+    /// With several checkpoints: also write each checkpoint's score (score_1 … score_K).
+    #[arg(long)]
+    pub per_checkpoint: bool,
+
+    /// The class distances are measured from: the model's prediction (influenciae's, the default
+    /// for one model), or the sample's label (from the format or --labels): a signed margin,
+    /// −distance when the model predicts the label and +distance to make it predict the label
+    /// otherwise (higher = more suspicious either way; the only choice for several checkpoints).
+    #[arg(long, value_name = "prediction|label")]
+    pub reference: Option<Reference>,
 
     /// Maximum number of DeepFool weight updates per sample.
     #[arg(long, default_value_t = 100, value_name = "N")]
@@ -169,13 +192,6 @@ pub struct ScoreArgs {
     /// Overwrite an existing --out (and discard an interrupted run's partial output).
     #[arg(long, conflicts_with = "resume")]
     pub force: bool,
-
-    /// The class distances are measured from: the model's prediction (influenciae's), or the
-    /// sample's label (from the format or --labels): a signed margin, −distance when the model
-    /// predicts the label and +distance to make it predict the label otherwise (higher = more
-    /// suspicious either way).
-    #[arg(long, default_value = "prediction", value_name = "prediction|label")]
-    pub reference: Reference,
 }
 
 /// Which end of the ranking `top-k` shows.
@@ -203,6 +219,11 @@ pub struct TopKArgs {
     #[arg(long, value_enum, default_value_t = OrderArg::Descending)]
     pub order: OrderArg,
 
+    /// Rank the rows of an existing `score` output (CSV) instead of scoring again; the samples
+    /// come from --inputs as scored.
+    #[arg(long, value_name = "SCORES.csv")]
+    pub scores: Option<PathBuf>,
+
     /// Write a PNG grid of the k samples (image inputs), with index, label, prediction, score and
     /// file under each tile.
     #[arg(long, value_name = "FILE.png")]
@@ -225,11 +246,6 @@ pub struct ReportArgs {
     /// afresh; its suggested_label column, where it has one, is shown too.
     #[arg(long, value_name = "SCORES.csv")]
     pub scores: Option<PathBuf>,
-
-    /// The class distances are measured from when scoring (see `score --reference`); with
-    /// --scores, what the file was scored with, for the summary.
-    #[arg(long, value_name = "prediction|label")]
-    pub reference: Option<Reference>,
 
     /// How many of the most suspicious samples to show.
     #[arg(long, default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -292,7 +308,8 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N")]
     pub train_size: Option<usize>,
 
-    /// Comma-separated methods: wb, wb-label, sample-boundary, loss, margin, random [default: all].
+    /// Comma-separated methods: wb, wb-label, sample-boundary, loss, margin, wb-ckpt, aum,
+    /// loss-ckpt, random [default: all].
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub methods: Vec<Method>,
 
@@ -328,6 +345,17 @@ pub struct BenchArgs {
     /// Save each seed's trained model as DIR/<dataset>-<arch>-seed<S>.onnx.
     #[arg(long, value_name = "DIR")]
     pub save_model: Option<PathBuf>,
+
+    /// Save the checkpoints training kept (epochs 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96,
+    /// 128 and the last) as DIR/seed<S>/epoch<EEE>.onnx, so that DIR/seed0/*.onnx lists them in
+    /// training order; the training subset is written as DIR/seed<S>/train-x.npy and
+    /// train-y.npy (noisy labels) and flipped.npy (indices of the flipped samples).
+    #[arg(long, value_name = "DIR")]
+    pub save_checkpoints: Option<PathBuf>,
+
+    /// DeepFool step limit of wb-ckpt on the checkpoints before the last [default: --steps].
+    #[arg(long, value_name = "N")]
+    pub early_steps: Option<usize>,
 
     /// Folder holding the embedded data [default: the repository's data/].
     #[arg(long, value_name = "DIR")]

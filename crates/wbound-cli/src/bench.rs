@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use serde_json::{json, Map, Value};
 use wbound::bench::metrics::{mean_curve, Summary};
 use wbound::bench::{BenchConfig, Method, MethodRun, SeedRun};
+use wbound::Dataset;
 
 use crate::args::BenchArgs;
 
@@ -38,6 +39,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     config.train_size = a.train_size.unwrap_or(config.train_size);
     config.hidden = a.hidden.map_or(config.hidden, |h| h as usize);
     config.steps = a.steps;
+    config.early_steps = a.early_steps;
     config.train.max_epochs = a.epochs.map_or(config.train.max_epochs, |e| e as usize);
     config.train.batch_size = a.batch_size as usize;
     config.train.lr = a.lr.unwrap_or(config.train.lr);
@@ -49,7 +51,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     }
     let dir = a.data_dir.clone().unwrap_or_else(default_data_dir);
     let data = config.dataset.load(&dir)?;
-    if let Some(d) = &a.save_model {
+    for d in [&a.save_model, &a.save_checkpoints].into_iter().flatten() {
         std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
     }
 
@@ -74,6 +76,14 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             let path = d.join(format!("{}-{}-seed{seed}.onnx", config.dataset, config.arch));
             std::fs::write(&path, &run.trained.onnx).with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!("seed {seed}: model saved to {}", path.display());
+        }
+        if let Some(d) = &a.save_checkpoints {
+            let dir = save_checkpoints(d, &run)?;
+            eprintln!(
+                "seed {seed}: {} checkpoints and the training set saved in {}",
+                run.trained.checkpoints.len(),
+                dir.display()
+            );
         }
         runs.push(run);
     }
@@ -108,6 +118,41 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// Writes a seed's checkpoints as `DIR/seed<S>/epoch<EEE>.onnx` and its training set as
+/// `train-x.npy`, `train-y.npy` (the noisy labels) and `flipped.npy`; returns the folder.
+fn save_checkpoints(dir: &Path, run: &SeedRun) -> Result<PathBuf> {
+    let dir = dir.join(format!("seed{}", run.seed));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for (epoch, onnx) in &run.trained.checkpoints {
+        let path = dir.join(format!("epoch{epoch:03}.onnx"));
+        std::fs::write(&path, onnx).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let data = &run.train_set;
+    let mut shape = vec![data.len() as u64];
+    shape.extend(data.sample_shape().iter().map(|&d| d as u64));
+    write_npy(&dir.join("train-x.npy"), &shape, data.values().iter().copied())?;
+    let labels = data.labels().unwrap_or_default();
+    write_npy(&dir.join("train-y.npy"), &[labels.len() as u64], labels.iter().copied())?;
+    write_npy(&dir.join("flipped.npy"), &[run.noisy.len() as u64], run.noisy.iter().map(|&i| i as i64))?;
+    Ok(dir)
+}
+
+/// Writes one `.npy` array.
+fn write_npy<T: npyz::AutoSerialize + npyz::Serialize>(
+    path: &Path,
+    shape: &[u64],
+    values: impl Iterator<Item = T>,
+) -> Result<()> {
+    use npyz::WriterBuilder;
+    let file = std::io::BufWriter::new(
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+    );
+    let mut w = npyz::WriteOptions::<T>::new().default_dtype().shape(shape).writer(file).begin_nd()?;
+    w.extend(values)?;
+    w.finish()?;
+    Ok(())
+}
+
 /// One figure of one method over the seeds.
 fn per_seed(runs: &[SeedRun], method: usize, figure: fn(&MethodRun) -> f64) -> Vec<f64> {
     runs.iter().map(|r| figure(&r.methods[method])).collect()
@@ -136,6 +181,15 @@ fn print_table(config: &BenchConfig, runs: &[SeedRun]) {
         }
         println!("{line}");
     }
+    if let Some(first) = runs.first().filter(|r| !r.suggestions.is_empty()) {
+        let rules: Vec<String> = (0..first.suggestions.len())
+            .map(|j| {
+                let s = Summary::of(&runs.iter().map(|r| r.suggestions[j].1).collect::<Vec<_>>());
+                format!("{} {:.3} ± {:.3}", first.suggestions[j].0, s.mean, s.std)
+            })
+            .collect();
+        println!("suggested label = true label on the flipped samples (wb-ckpt): {}", rules.join(", "));
+    }
 }
 
 /// A figure over the seeds: `mean ± std`, or the one value for a single seed (whose std is
@@ -161,6 +215,14 @@ fn report(config: &BenchConfig, runs: &[SeedRun]) -> Value {
         figures.insert("seconds".into(), json!({"mean": Summary::of(&seconds).mean, "per_seed": seconds}));
         methods.insert(m.name().into(), Value::Object(figures));
     }
+    let mut suggestions = Map::new();
+    if let Some(first) = runs.first() {
+        for (j, (rule, _)) in first.suggestions.iter().enumerate() {
+            let values: Vec<f64> = runs.iter().map(|r| r.suggestions[j].1).collect();
+            let s = Summary::of(&values);
+            suggestions.insert(rule.to_string(), json!({"mean": s.mean, "std": s.std, "per_seed": values}));
+        }
+    }
     let seeds: Vec<Value> = runs
         .iter()
         .map(|r| {
@@ -173,6 +235,7 @@ fn report(config: &BenchConfig, runs: &[SeedRun]) -> Value {
                 "train_accuracy": r.fit.train_accuracy,
                 "flipped_memorised": r.fit.flipped_memorised,
                 "train_seconds": r.train_seconds,
+                "checkpoint_epochs": r.trained.checkpoints.iter().map(|c| c.0).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -188,10 +251,12 @@ fn report(config: &BenchConfig, runs: &[SeedRun]) -> Value {
             "batch_size": config.train.batch_size,
             "learning_rate": config.train.lr,
             "deepfool_steps": config.steps,
+            "early_steps": config.early_steps,
             "threads": config.threads,
             "methods": config.methods.iter().map(|m: &Method| m.name()).collect::<Vec<_>>(),
         },
         "methods": methods,
+        "suggested_label_accuracy_on_flipped": suggestions,
         "seeds": seeds,
     })
 }

@@ -26,7 +26,8 @@ pub struct GridLayout {
 pub struct Caption {
     pub index: usize,
     pub label: Option<i64>,
-    pub prediction: i64,
+    /// The prediction; none for a sample that was not scored.
+    pub prediction: Option<i64>,
     pub score: f64,
     /// The sample's file, for image folders.
     pub path: Option<String>,
@@ -35,13 +36,14 @@ pub struct Caption {
 impl Caption {
     /// Whether the given label and the prediction differ.
     pub fn disagrees(&self) -> bool {
-        self.label.is_some_and(|l| l != self.prediction)
+        matches!((self.label, self.prediction), (Some(l), Some(p)) if l != p)
     }
 
     fn lines(&self) -> Vec<String> {
         let y = self.label.map_or("?".into(), |l| l.to_string());
+        let p = self.prediction.map_or("?".into(), |p| p.to_string());
         let mut lines = vec![
-            format!("#{}  y {y}  p {}{}", self.index, self.prediction, if self.disagrees() { "  ≠" } else { "" }),
+            format!("#{}  y {y}  p {p}{}", self.index, if self.disagrees() { "  ≠" } else { "" }),
             crate::numbers::sig3(self.score),
         ];
         lines.extend(self.path.clone());

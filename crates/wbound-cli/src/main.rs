@@ -19,6 +19,7 @@ mod plot;
 mod progress;
 mod report;
 mod score;
+mod scorer;
 mod topk;
 mod weights_note;
 

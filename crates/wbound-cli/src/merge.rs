@@ -7,7 +7,7 @@ use std::fs;
 use anyhow::{bail, Context, Result};
 
 use crate::args::MergeArgs;
-use crate::output::{columns_of, parse_row, write_atomic, CSV_HEADER};
+use crate::output::{is_header, parse_row, write_atomic, CSV_HEADER};
 
 pub fn run(a: &MergeArgs) -> Result<()> {
     crate::destination::check(&a.out, "--out", a.force)?;
@@ -18,24 +18,26 @@ pub fn run(a: &MergeArgs) -> Result<()> {
         .collect::<Result<_>>()?;
     // (index, shard number, line) for every row.
     let mut rows: Vec<(usize, usize, &str)> = Vec::new();
-    // The header of the first shard (with a `path` column or not): every shard must have it.
     let mut header: Option<&str> = None;
     for (s, (text, path)) in texts.iter().zip(&a.shards).enumerate() {
         let mut lines = text.lines();
         let first = lines.next().unwrap_or_default();
-        let Some(columns) = columns_of(first) else {
-            bail!("{}: not a wbound scores CSV (its first line is not '{CSV_HEADER}')", path.display());
-        };
+        if !is_header(first) {
+            bail!(
+                "{}: not a wbound scores CSV (its first line is not a wbound header like '{CSV_HEADER}')",
+                path.display()
+            );
+        }
         match header {
             Some(h) if h != first => bail!(
-                "{}: its columns ({first}) differ from {}'s ({h}); merge the outputs of one run",
+                "{} has other columns than {} ('{first}' against '{h}'): the shards come from different runs",
                 path.display(),
                 a.shards[0].display()
             ),
             _ => header = Some(first),
         }
         for (i, line) in lines.enumerate() {
-            let row = parse_row(line, columns, &|| format!("{} line {}", path.display(), i + 2))?;
+            let row = parse_row(line, first, &|| format!("{} line {}", path.display(), i + 2))?;
             rows.push((row.index, s, line));
         }
     }

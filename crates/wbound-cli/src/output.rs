@@ -7,37 +7,29 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use npyz::WriterBuilder;
-use wbound::{SampleScore, Status};
+use wbound::{CheckpointScore, SampleScore, Status};
 
 use crate::usage;
 
-/// The CSV header, fixed (downstream scripts rely on it); the library owns the column list.
-pub use wbound::columns::CSV_HEADER;
+/// The CSV headers, fixed (downstream scripts rely on them); the library owns the column lists.
+pub use wbound::columns::{checkpoint_header, is_header, CSV_HEADER};
 
 /// The name of the column that holds each sample's file (image folders), written last and only
 /// when the input has files.
 pub const PATH_COLUMN: &str = "path";
 
-/// The CSV header of a run: [`CSV_HEADER`], then `path` when the samples come from files.
-pub fn header(paths: bool) -> String {
+/// A run's CSV header: `header`, then `path` when the samples come from files.
+pub fn with_path(header: String, paths: bool) -> String {
     if paths {
-        format!("{CSV_HEADER},{PATH_COLUMN}")
+        format!("{header},{PATH_COLUMN}")
     } else {
-        CSV_HEADER.to_string()
+        header
     }
 }
 
-/// Writes one CSV row. Floats use the shortest representation that reads back to the same f64;
-/// +∞ distances (status `stuck`) are written `inf`, NaN (statuses `non_finite`, `invalid_input`)
-/// `NaN`; a sample that was not scored (`invalid_input`) has empty class cells. `path`, the
-/// sample's file, is the last cell (quoted when it holds a comma or a quote).
-pub fn csv_row(out: &mut dyn Write, index: usize, s: &SampleScore, path: Option<&str>) -> std::io::Result<()> {
-    write!(out, "{index},{},{},{},{},", s.score, s.distance, s.steps, s.status)?;
-    if s.status != Status::InvalidInput {
-        write!(out, "{},{}", s.original_class, s.final_class)?;
-    } else {
-        write!(out, ",")?;
-    }
+/// Ends a row: the sample's file as the last cell (quoted when it holds a comma or a quote), then
+/// the line break.
+fn end_row(out: &mut dyn Write, path: Option<&str>) -> std::io::Result<()> {
     match path {
         Some(p) => writeln!(out, ",{}", quote(p)),
         None => writeln!(out),
@@ -60,6 +52,43 @@ pub fn unquote(cell: &str) -> std::borrow::Cow<'_, str> {
         Some(inner) => inner.replace("\"\"", "\"").into(),
         None => cell.into(),
     }
+}
+
+/// Writes one CSV row. Floats use the shortest representation that reads back to the same f64;
+/// +∞ distances (status `stuck`) are written `inf`, NaN (statuses `non_finite`, `invalid_input`)
+/// `NaN`; a sample that was not scored (`invalid_input`) has empty class cells. `path`, the
+/// sample's file, is the last cell.
+pub fn csv_row(out: &mut dyn Write, index: usize, s: &SampleScore, path: Option<&str>) -> std::io::Result<()> {
+    write!(out, "{index},{},{},{},{},", s.score, s.distance, s.steps, s.status)?;
+    if s.status == Status::InvalidInput {
+        write!(out, ",")?;
+    } else {
+        write!(out, "{},{}", s.original_class, s.final_class)?;
+    }
+    end_row(out, path)
+}
+
+/// Writes one CSV row of a checkpoint run ([`checkpoint_header`]), with the per-checkpoint scores
+/// when `per_checkpoint`; like [`csv_row`], a sample not scored has empty class cells.
+pub fn checkpoint_row(
+    out: &mut dyn Write,
+    index: usize,
+    s: &CheckpointScore,
+    per_checkpoint: bool,
+    path: Option<&str>,
+) -> std::io::Result<()> {
+    write!(out, "{index},{},{},{},{},", s.score, s.aum, s.mean_loss, s.label)?;
+    if s.status == Status::InvalidInput {
+        write!(out, ",,,{},{}", s.steps, s.status)?;
+    } else {
+        write!(out, "{},{},{},{},{}", s.prediction, s.suggested_label, s.final_class, s.steps, s.status)?;
+    }
+    if per_checkpoint {
+        for v in &s.scores {
+            write!(out, ",{v}")?;
+        }
+    }
+    end_row(out, path)
 }
 
 /// The format of `--out`, from its extension.
@@ -102,41 +131,37 @@ pub fn write_atomic(dest: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()
 /// One parsed row of a scores CSV.
 pub struct Row<'a> {
     pub index: usize,
-    /// The cells; the last one (`path`, which may hold commas) unquoted.
-    pub fields: Vec<std::borrow::Cow<'a, str>>,
+    pub fields: Vec<&'a str>,
 }
 
-/// Parses a data line of a scores CSV of `columns` columns (`what` names the file and line in
-/// errors). Only the last column may hold commas (the `path`, quoted).
-pub fn parse_row<'a>(line: &'a str, columns: usize, what: &dyn Fn() -> String) -> Result<Row<'a>> {
-    let mut fields: Vec<std::borrow::Cow<'a, str>> = line.splitn(columns, ',').map(Into::into).collect();
-    if fields.len() != columns || (columns == 7 && fields[6].contains(',')) {
-        bail!("{}: expected {columns} columns, found {}", what(), line.split(',').count());
-    }
-    if let Some(last) = fields.last_mut() {
-        *last = unquote(last).into_owned().into();
+/// Parses a data line of a scores CSV with `header` (`what` names the file and line in errors).
+/// A last `path` column may hold commas (quoted, see [`quote`]); its cell is kept as written.
+pub fn parse_row<'a>(line: &'a str, header: &str, what: &dyn Fn() -> String) -> Result<Row<'a>> {
+    let columns = header.split(',').count();
+    let fields: Vec<&str> = if header.ends_with(&format!(",{PATH_COLUMN}")) {
+        line.splitn(columns, ',').collect()
+    } else {
+        line.split(',').collect()
+    };
+    if fields.len() != columns {
+        bail!("{}: expected {columns} columns ({header}), found {}", what(), fields.len());
     }
     let index = fields[0].parse().with_context(|| format!("{}: index '{}' is not a number", what(), fields[0]))?;
     Ok(Row { index, fields })
 }
 
-/// The number of columns of a scores CSV whose first line is `first`: the fixed columns, with
-/// `path` after them or not; `None` when it is not a wbound scores CSV.
-pub fn columns_of(first: &str) -> Option<usize> {
-    let n = CSV_HEADER.split(',').count();
-    match first {
-        h if h == CSV_HEADER => Some(n),
-        h if h == header(true) => Some(n + 1),
-        _ => None,
-    }
-}
-
-/// A class cell for JSON: empty (a sample that was not scored) becomes `null`.
-fn null_if_empty(cell: &str) -> &str {
-    if cell.is_empty() {
-        "null"
+/// A CSV cell as a JSON value: the text columns (`status`, `path`) as strings, empty cells (the
+/// classes of a sample not scored) and non-finite numbers (`inf`, `NaN`) as `null`, other numbers
+/// as they are.
+fn json_cell(name: &str, cell: &str) -> String {
+    if name == PATH_COLUMN {
+        serde_json::Value::from(unquote(cell).as_ref()).to_string()
+    } else if name == "status" {
+        serde_json::Value::from(cell).to_string()
+    } else if cell.parse::<f64>().is_ok_and(f64::is_finite) {
+        cell.to_string()
     } else {
-        cell
+        "null".into()
     }
 }
 
@@ -148,38 +173,21 @@ pub fn finalize(partial: &Path, dest: &Path, format: OutFormat) -> Result<()> {
     }
     let reader = BufReader::new(File::open(partial).with_context(|| format!("cannot read {}", partial.display()))?);
     let mut lines = reader.lines();
-    let first = lines.next().transpose()?.unwrap_or_default();
-    let columns = columns_of(&first).with_context(|| format!("{}: not a wbound scores CSV", partial.display()))?;
+    let header = lines.next().transpose()?.unwrap_or_default();
     let lines: Vec<String> = lines.collect::<std::io::Result<_>>()?;
+    let names: Vec<&str> = header.split(',').collect();
     write_atomic(dest, |out| {
         let what = |i: usize| move || format!("{} line {}", partial.display(), i + 2);
         match format {
             OutFormat::Jsonl => {
                 for (i, line) in lines.iter().enumerate() {
-                    let r = parse_row(line, columns, &what(i))?;
-                    let num = |s: &str| {
-                        if s.parse::<f64>().is_ok_and(f64::is_finite) {
-                            s.to_string()
-                        } else {
-                            "null".into()
-                        }
-                    };
-                    let f = &r.fields;
-                    write!(
-                        out,
-                        "{{\"index\":{},\"score\":{},\"distance\":{},\"steps\":{},\"status\":\"{}\",\"original_class\":{},\"final_class\":{}",
-                        r.index,
-                        num(&f[1]),
-                        num(&f[2]),
-                        f[3],
-                        f[4],
-                        null_if_empty(&f[5]),
-                        null_if_empty(&f[6])
-                    )?;
-                    match f.get(7) {
-                        Some(path) => writeln!(out, ",\"{PATH_COLUMN}\":{}}}", serde_json::Value::from(path.as_ref()))?,
-                        None => writeln!(out, "}}")?,
-                    }
+                    let r = parse_row(line, &header, &what(i))?;
+                    let cells: Vec<String> = names
+                        .iter()
+                        .zip(&r.fields)
+                        .map(|(name, cell)| format!("\"{name}\":{}", json_cell(name, cell)))
+                        .collect();
+                    writeln!(out, "{{{}}}", cells.join(","))?;
                 }
             }
             _ => {
@@ -187,7 +195,7 @@ pub fn finalize(partial: &Path, dest: &Path, format: OutFormat) -> Result<()> {
                     .iter()
                     .enumerate()
                     .map(|(i, line)| {
-                        let r = parse_row(line, columns, &what(i))?;
+                        let r = parse_row(line, &header, &what(i))?;
                         r.fields[1].parse::<f64>().with_context(|| format!("{}: bad score", what(i)()))
                     })
                     .collect::<Result<_>>()?;

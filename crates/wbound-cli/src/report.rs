@@ -3,8 +3,8 @@
 //! index, file, given label, prediction, suggested label, score and status, a sortable and
 //! filterable table of the same N, per-class counts and a histogram of the scores.
 //!
-//! The scores come from a run made here (the `score` settings) or from a `wbound score` CSV
-//! (`--scores`). The page needs nothing else: thumbnails are PNG data URIs, the histogram is
+//! The scores come from a run made here (the `score` settings: one model, or several checkpoints,
+//! whose suggested labels are shown) or from a `wbound score` CSV (`--scores`). The page needs nothing else: thumbnails are PNG data URIs, the histogram is
 //! inline SVG, and the style and the few lines of script that sort and filter are inline. It is
 //! written as [`page`] text, so tests can parse it. What is computed lives in [`Report`]; this
 //! module only reads, ranks and writes.
@@ -14,12 +14,13 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use base64::Engine as _;
-use wbound::{Dataset, Model, Reference};
+use wbound::{Dataset, Status};
 
 use crate::args::ReportArgs;
 use crate::input::{self, Input, Slice};
 use crate::numbers::sig3;
 use crate::output::{unquote, write_atomic};
+use crate::scorer::{self, Models, Scorer};
 use crate::{destination, grid, progress, score, usage};
 
 /// One sample's row: from a run made here or a scores CSV.
@@ -43,28 +44,32 @@ pub fn run(a: &ReportArgs) -> Result<()> {
     if let Some(scores) = &a.scores {
         std::fs::metadata(scores).with_context(|| format!("--scores {}: cannot read it", scores.display()))?;
     }
-    let model = Model::load(&a.run.model)?;
-    crate::weights_note::print(&model, &a.run.params);
-    let input = input::load(&a.data, &model)?;
-    let (rows, suggested) = match &a.scores {
+    let models = Models::load(&a.run)?;
+    crate::weights_note::print(models.model(), &a.run.params);
+    let input = input::load(&a.data, models.model())?;
+    let (rows, suggested, source, reference) = match &a.scores {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            read_scores(&text, path, &input)?
+            let (rows, suggested) = read_scores(&text, path, &input)?;
+            let reference = match a.run.reference {
+                Some(r) => format!("by the score column (scored with --reference {r})"),
+                None => "by the score column (its reference class is not recorded in the file; --reference names it)"
+                    .to_string(),
+            };
+            (rows, suggested, format!("{} (a wbound score CSV)", path.display()), reference)
         }
-        None => (score_all(a, &model, &input)?, false),
+        None => {
+            let reference = models.reference(&a.run, input.labels.is_some())?;
+            let scorer = Scorer::new(score::calculator(&a.run, models.model()), &models, &a.run, reference);
+            let rows = score_all(a, &scorer, &input)?;
+            let suggested = matches!(scorer, Scorer::Checkpoints { .. });
+            (rows, suggested, "scored for this report".to_string(), scorer.describe(input.labels.is_some()))
+        }
     };
-    let source = match &a.scores {
-        Some(p) => format!("{} (a wbound score CSV)", p.display()),
-        None => "scored for this report".to_string(),
-    };
-    let reference = match (a.reference, &a.scores) {
-        (Some(r), _) => r.to_string(),
-        (None, None) => Reference::Prediction.to_string(),
-        (None, Some(_)) => "not recorded in the scores file (pass --reference)".to_string(),
-    };
-    let report = Report::new(rows, a.top as usize, &input, model.num_classes(), suggested);
+    let report = Report::new(rows, a.top as usize, &input, models.model().num_classes(), suggested);
+    let model = a.run.model.iter().map(|m| m.display().to_string()).collect::<Vec<_>>().join(", ");
     let settings = Settings {
-        model: a.run.model.display().to_string(),
+        model,
         inputs: a.data.inputs.display().to_string(),
         source,
         reference,
@@ -84,32 +89,35 @@ pub fn run(a: &ReportArgs) -> Result<()> {
     Ok(())
 }
 
-/// Scores the input's samples (its shard) with the `score` settings.
-fn score_all(a: &ReportArgs, model: &Model, input: &Input) -> Result<Vec<Row>> {
-    let reference = a.reference.unwrap_or_default();
-    if reference == Reference::Labels && input.labels.is_none() {
-        return Err(usage(
-            "--reference label needs labels: from the format (IDX, CIFAR, image folders, CSV) or --labels Y.npy",
-        ));
-    }
-    let calc = score::calculator(&a.run, model).reference(reference);
+/// Scores the input's samples (its shard) with `scorer`.
+fn score_all(a: &ReportArgs, scorer: &Scorer, input: &Input) -> Result<Vec<Row>> {
     let slice = Slice::of(input, input.range.clone());
-    let batches = calc.compute_influence_values(&slice).map_err(input::about_inputs(&a.data))?;
+    let batches = scorer.compute(&slice).map_err(input::about_inputs(&a.data))?;
     let bar = progress::bar(slice.range.len(), 0, a.run.quiet);
     let mut rows = Vec::with_capacity(slice.range.len());
     for batch in batches {
-        let batch = batch?;
-        for (i, s) in batch.scores.iter().enumerate() {
-            let unscored = s.status == wbound::Status::InvalidInput;
-            rows.push(Row {
-                index: input.range.start + batch.start + i,
-                score: s.score,
-                status: s.status.to_string(),
-                prediction: (!unscored).then_some(s.original_class as i64),
-                suggested: None,
+        let (first, batch) = batch?;
+        for (i, row) in batch.iter().enumerate() {
+            let index = input.range.start + first + i;
+            let scored = row.status() != Status::InvalidInput;
+            rows.push(match row {
+                scorer::Row::One(s) => Row {
+                    index,
+                    score: s.score,
+                    status: s.status.to_string(),
+                    prediction: scored.then_some(s.original_class as i64),
+                    suggested: None,
+                },
+                scorer::Row::Checkpoints(s) => Row {
+                    index,
+                    score: s.score,
+                    status: s.status.to_string(),
+                    prediction: scored.then_some(s.prediction as i64),
+                    suggested: scored.then_some(s.suggested_label as i64),
+                },
             });
         }
-        bar.inc(batch.scores.len() as u64);
+        bar.inc(batch.len() as u64);
     }
     bar.finish_and_clear();
     Ok(rows)
@@ -132,8 +140,12 @@ pub fn read_scores(text: &str, path: &Path, input: &Input) -> Result<(Vec<Row>, 
             )
         })
     };
-    let (i_index, i_score, i_status, i_class) =
-        (need("index")?, need("score")?, need("status")?, need("original_class")?);
+    let (i_index, i_score, i_status) = (need("index")?, need("score")?, need("status")?);
+    // One model's runs call the prediction original_class; checkpoint runs, prediction.
+    let i_class = match column("prediction") {
+        Some(i) => i,
+        None => need("original_class")?,
+    };
     let i_suggested = column("suggested_label");
     let i_path = column(crate::output::PATH_COLUMN);
     let n = input.data.len();
@@ -388,7 +400,7 @@ pub fn page(report: &Report, settings: &Settings, input: &Input) -> Result<Strin
     for (k, v) in [
         ("samples", samples),
         ("statuses", statuses.join(", ")),
-        ("reference class", escape(&settings.reference)),
+        ("ranking", escape(&settings.reference)),
         ("label agreement", agreement),
         ("scores", escape(&settings.source)),
         ("model", escape(&settings.model)),

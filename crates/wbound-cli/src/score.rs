@@ -12,12 +12,13 @@ use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use wbound::{InfluenceValues, Model, Reference, Status, WeightsBoundaryCalculator};
+use wbound::{Model, Reference, Status, WeightsBoundaryCalculator};
 
 use crate::args::{RunArgs, ScoreArgs};
 use crate::input::{self, Input, Slice};
 use crate::interrupt::{self, Interrupted};
-use crate::output::{beside, csv_row, finalize, header, OutFormat};
+use crate::output::{beside, finalize, with_path, OutFormat};
+use crate::scorer::{Models, RowBatch, Scorer};
 
 use crate::{memory, progress, usage};
 
@@ -45,27 +46,53 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
         OutFormat::of(path)?;
         crate::destination::check_folder(path, "--out")?;
     }
-    let model = Model::load(&a.run.model)?;
-    crate::weights_note::print(&model, &a.run.params);
-    let input = input::load(&a.data, &model)?;
-    if a.reference == Reference::Labels && input.labels.is_none() {
-        return Err(usage(
-            "--reference label needs labels: from the format (IDX, CIFAR, image folders, CSV) or --labels Y.npy",
-        ));
-    }
+    let models = Models::load(&a.run)?;
+    crate::weights_note::print(models.model(), &a.run.params);
+    let input = input::load(&a.data, models.model())?;
+    let reference = models.reference(&a.run, input.labels.is_some())?;
     // The library checks the settings and the data when the run starts, before anything is written.
-    let calc = calculator(&a.run, &model).reference(a.reference);
+    let scorer = Scorer::new(calculator(&a.run, models.model()), &models, &a.run, reference);
+    let run = Run { scorer: &scorer, input: &input, quiet: a.run.quiet, has_labels: input.labels.is_some() };
     match out {
         None => {
             let slice = Slice::of(&input, input.range.clone());
-            let batches = calc.compute_influence_values(&slice).map_err(input::about_inputs(&a.data))?;
+            let batches = scorer.compute(&slice).map_err(input::about_inputs(&a.data))?;
             let mut out = BufWriter::new(std::io::stdout().lock());
-            writeln!(out, "{}", header(input.paths.is_some()))?;
-            let tally = score_rows(Some(batches), &input, 0, a.run.quiet, &mut out, None)?;
-            tally.print(a.run.quiet, None);
+            writeln!(out, "{}", with_path(scorer.header(), input.paths.is_some()))?;
+            let tally = run.rows(Some(batches), 0, &mut out, None)?;
+            run.summary(&tally, None);
             Ok(())
         }
-        Some(path) => to_file(a, &calc, &input, path),
+        Some(path) => to_file(a, &run, &fingerprint(a, reference), path),
+    }
+}
+
+/// What writing a run's rows needs.
+struct Run<'a> {
+    scorer: &'a Scorer<'a>,
+    input: &'a Input,
+    quiet: bool,
+    has_labels: bool,
+}
+
+/// The statuses of a run's rows, for its summary line.
+#[derive(Default)]
+struct Tally {
+    /// How many rows of each status, the whole output's (rows of an interrupted run included).
+    statuses: Vec<(String, usize)>,
+    /// Rows scored by this process, and in how many seconds.
+    scored: usize,
+    secs: f64,
+    /// Rows that an interrupted run had written.
+    earlier: usize,
+}
+
+impl Tally {
+    fn add(&mut self, status: &str, n: usize) {
+        match self.statuses.iter_mut().find(|(st, _)| st == status) {
+            Some((_, c)) => *c += n,
+            None => self.statuses.push((status.to_string(), n)),
+        }
     }
 }
 
@@ -98,51 +125,84 @@ impl Warnings {
     }
 }
 
-/// The statuses of a run's rows, for its summary line.
-#[derive(Default)]
-pub struct Tally {
-    /// How many rows of each status, the whole output's (rows of an interrupted run included).
-    statuses: Vec<(String, usize)>,
-    /// Rows scored by this process, and in how many seconds.
-    scored: usize,
-    secs: f64,
-    /// Rows that an interrupted run had written.
-    earlier: usize,
-    /// Whether a row is stuck, non_finite or invalid_input.
-    unscored: bool,
-}
-
-impl Tally {
-    fn add(&mut self, status: &str, n: usize) {
-        self.unscored |= matches!(status, "stuck" | "non_finite" | "invalid_input");
-        match self.statuses.iter_mut().find(|(st, _)| st == status) {
-            Some((_, c)) => *c += n,
-            None => self.statuses.push((status.to_string(), n)),
+/// Writes the rows of `batches` — the input's samples from `done` on (relative to its range);
+/// `None` when none are left — flushing after every batch. `partial` is the file the rows go to,
+/// for the message of an interrupted run.
+impl Run<'_> {
+    fn rows(
+        &self,
+        batches: Option<Box<dyn Iterator<Item = wbound::Result<RowBatch>> + '_>>,
+        done: usize,
+        out: &mut dyn Write,
+        partial: Option<&Path>,
+    ) -> Result<Tally> {
+        let (input, quiet) = (self.input, self.quiet);
+        let start = input.range.start + done;
+        let bar = progress::bar(input.range.len(), done, quiet);
+        let clock = std::time::Instant::now();
+        let mut tally = Tally::default();
+        let mut warnings = Warnings::default();
+        let mut written = done;
+        if let Some(batches) = batches {
+            for batch in batches {
+                let batch = match batch {
+                    Err(wbound::Error::Cancelled) => {
+                        out.flush()?;
+                        bar.finish_and_clear();
+                        let total = input.range.len();
+                        return Err(anyhow::Error::new(Interrupted(match partial {
+                            Some(p) => format!(
+                                "interrupted: {written} of {total} samples are in {}; run the same command with \
+                                 --resume to finish",
+                                p.display()
+                            ),
+                            None => format!("interrupted after {written} of {total} samples"),
+                        })));
+                    }
+                    batch => batch?,
+                };
+                let (first, rows) = batch;
+                for (i, row) in rows.iter().enumerate() {
+                    let index = start + first + i;
+                    self.scorer.write(out, index, row, input.path(index))?;
+                    let status = row.status();
+                    warnings.note(index, status, &bar);
+                    tally.add(status.as_str(), 1);
+                }
+                out.flush()?;
+                written += rows.len();
+                bar.inc(rows.len() as u64);
+            }
         }
+        bar.finish_and_clear();
+        warnings.finish();
+        tally.scored = written - done;
+        tally.secs = clock.elapsed().as_secs_f64();
+        Ok(tally)
     }
 
     /// The one-line summary on stderr: the whole output's rows and statuses, how many were scored
-    /// now and how fast, and the file (`None`: standard output).
-    fn print(&self, quiet: bool, file: Option<&Path>) {
-        if quiet {
+    /// now and how fast, what ranks them, and the file (`None`: standard output).
+    fn summary(&self, tally: &Tally, file: Option<&Path>) {
+        if self.quiet {
             return;
         }
-        let mut statuses = self.statuses.clone();
+        let mut statuses = tally.statuses.clone();
         statuses.sort();
         let counts: Vec<String> = statuses.iter().map(|(st, c)| format!("{c} {st}")).collect();
-        let total = self.scored + self.earlier;
-        let rate = crate::numbers::rate(self.scored as f64 / self.secs.max(1e-9));
-        let now = match self.earlier {
-            0 => format!("scored {total} samples in {:.1} s ({rate} samples/s)", self.secs),
-            e if self.scored == 0 => format!("{total} samples ({e} from the interrupted run, none left to score)"),
+        let total = tally.scored + tally.earlier;
+        let rate = crate::numbers::rate(tally.scored as f64 / tally.secs.max(1e-9));
+        let now = match tally.earlier {
+            0 => format!("scored {total} samples in {:.1} s ({rate} samples/s)", tally.secs),
+            e if tally.scored == 0 => format!("{total} samples ({e} from the interrupted run, none left to score)"),
             e => format!(
                 "{total} samples ({e} from the interrupted run, {} scored now in {:.1} s, {rate} samples/s)",
-                self.scored, self.secs
+                tally.scored, tally.secs
             ),
         };
         let into = file.map_or(String::new(), |f| format!(" -> {}", f.display()));
-        eprintln!("{now}: {}{into}", counts.join(", "));
-        if self.unscored {
+        eprintln!("{now}: {}; {}{into}", counts.join(", "), self.scorer.describe(self.has_labels));
+        if statuses.iter().any(|(st, _)| matches!(st.as_str(), "stuck" | "non_finite" | "invalid_input")) {
             eprintln!(
                 "note: 'stuck' rows have distance inf (no weight change moves the logits), 'non_finite' and \
                  'invalid_input' rows NaN"
@@ -151,74 +211,26 @@ impl Tally {
     }
 }
 
-/// Writes the rows of `batches` — the input's samples from `done` on (relative to its range);
-/// `None` when none are left — flushing after every batch. `partial` is the file the rows go to,
-/// for the message of an interrupted run.
-fn score_rows(
-    batches: Option<InfluenceValues>,
-    input: &Input,
-    done: usize,
-    quiet: bool,
-    out: &mut dyn Write,
-    partial: Option<&Path>,
-) -> Result<Tally> {
-    let start = input.range.start + done;
-    let bar = progress::bar(input.range.len(), done, quiet);
-    let clock = std::time::Instant::now();
-    let mut tally = Tally::default();
-    let mut warnings = Warnings::default();
-    let mut written = done;
-    if let Some(batches) = batches {
-        for batch in batches {
-            let batch = match batch {
-                Err(wbound::Error::Cancelled) => {
-                    out.flush()?;
-                    bar.finish_and_clear();
-                    let total = input.range.len();
-                    return Err(anyhow::Error::new(Interrupted(match partial {
-                        Some(p) => format!(
-                            "interrupted: {written} of {total} samples are in {}; run the same command with --resume \
-                             to finish",
-                            p.display()
-                        ),
-                        None => format!("interrupted after {written} of {total} samples"),
-                    })));
-                }
-                batch => batch?,
-            };
-            for (i, s) in batch.scores.iter().enumerate() {
-                let index = start + batch.start + i;
-                csv_row(out, index, s, input.path(index))?;
-                warnings.note(index, s.status, &bar);
-                tally.add(s.status.as_str(), 1);
-            }
-            out.flush()?;
-            written += batch.scores.len();
-            bar.inc(batch.scores.len() as u64);
-        }
-    }
-    bar.finish_and_clear();
-    warnings.finish();
-    tally.scored = written - done;
-    tally.secs = clock.elapsed().as_secs_f64();
-    Ok(tally)
-}
-
 /// What makes a run's rows: a resumed run must have been started with the same.
-fn fingerprint(a: &ScoreArgs) -> String {
+fn fingerprint(a: &ScoreArgs, reference: Reference) -> String {
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let files = |ps: &[std::path::PathBuf]| {
+        ps.iter().map(|p| format!("{} ({} bytes)", p.display(), size(p))).collect::<Vec<_>>().join(", ")
+    };
     let (r, d) = (&a.run, &a.data);
     format!(
-        "model={} ({} bytes)\ninputs={} ({} bytes)\nsteps={} norm={} eps={} params={} reference={:?} skip_invalid={}\nformat={:?} key={:?} label_column={:?} labels={:?} scale={:?} mean={:?} std={:?} resize={:?} layout={:?} shard={:?}\n",
-        r.model.display(),
-        size(&r.model),
+        "model={}\nweights={}\ninputs={} ({} bytes)\nsteps={} early_steps={:?} per_checkpoint={} norm={} eps={} params={} reference={:?} skip_invalid={}\nformat={:?} key={:?} label_column={:?} labels={:?} scale={:?} mean={:?} std={:?} resize={:?} layout={:?} shard={:?}\n",
+        files(&r.model),
+        files(&r.weights),
         d.inputs.display(),
         size(&d.inputs),
         r.steps,
+        r.early_steps,
+        r.per_checkpoint,
         r.norm,
         r.eps,
         r.params,
-        a.reference,
+        reference,
         r.skip_invalid,
         d.format,
         d.key,
@@ -233,15 +245,17 @@ fn fingerprint(a: &ScoreArgs) -> String {
     )
 }
 
-fn to_file(a: &ScoreArgs, calc: &WeightsBoundaryCalculator, input: &Input, path: &Path) -> Result<()> {
+fn to_file(a: &ScoreArgs, run: &Run, settings: &str, path: &Path) -> Result<()> {
+    let input = run.input;
+    let header = with_path(run.scorer.header(), input.paths.is_some());
     let format = OutFormat::of(path)?;
     let partial = beside(path, ".partial");
     let stamp = beside(path, ".partial.run");
-    let settings = beside(path, ".run");
+    let kept = beside(path, ".run");
     let resuming = a.resume && partial.exists();
     if path.exists() && !a.force {
         if a.resume && !partial.exists() {
-            return finished(a, path, &settings);
+            return finished(path, &kept, settings);
         }
         return Err(usage(format!("{} exists; pass --force to overwrite it", path.display())));
     }
@@ -251,10 +265,8 @@ fn to_file(a: &ScoreArgs, calc: &WeightsBoundaryCalculator, input: &Input, path:
             partial.display()
         )));
     }
-    let header = header(input.paths.is_some());
     let recovered = if resuming {
-        let settings = std::fs::read_to_string(&stamp).unwrap_or_default();
-        if settings != fingerprint(a) {
+        if std::fs::read_to_string(&stamp).unwrap_or_default() != settings {
             return Err(usage(format!(
                 "{} was started with other settings (see {}); rerun with those, or pass --force to start over",
                 partial.display(),
@@ -273,36 +285,35 @@ fn to_file(a: &ScoreArgs, calc: &WeightsBoundaryCalculator, input: &Input, path:
     let slice = Slice::of(input, input.range.start + done..input.range.end);
     let batches = match slice.range.is_empty() {
         true => None,
-        false => Some(calc.compute_influence_values(&slice).map_err(input::about_inputs(&a.data))?),
+        false => Some(run.scorer.compute(&slice).map_err(input::about_inputs(&a.data))?),
     };
     let (file, earlier) = match recovered {
         Some(r) => (r.file, r.statuses),
         None => {
             let mut file = File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
             writeln!(file, "{header}")?;
-            std::fs::write(&stamp, fingerprint(a)).with_context(|| format!("cannot write {}", stamp.display()))?;
+            std::fs::write(&stamp, settings).with_context(|| format!("cannot write {}", stamp.display()))?;
             (file, Vec::new())
         }
     };
     let mut out = BufWriter::new(file);
-    let mut tally = score_rows(batches, input, done, a.run.quiet, &mut out, Some(&partial))?;
+    let mut tally = run.rows(batches, done, &mut out, Some(&partial))?;
     out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     finalize(&partial, path, format)?;
-    std::fs::rename(&stamp, &settings)
-        .with_context(|| format!("cannot move {} to {}", stamp.display(), settings.display()))?;
+    std::fs::rename(&stamp, &kept).with_context(|| format!("cannot move {} to {}", stamp.display(), kept.display()))?;
     tally.earlier = done;
     for (status, n) in earlier {
         tally.add(&status, n);
     }
-    tally.print(a.run.quiet, Some(path));
+    run.summary(&tally, Some(path));
     Ok(())
 }
 
-/// `--resume` on a finished `path`: nothing to do if it was made with these settings (recorded in
-/// `settings`, `FILE.run`), refused otherwise — its rows would silently be the old settings'.
-fn finished(a: &ScoreArgs, path: &Path, settings: &Path) -> Result<()> {
-    match std::fs::read_to_string(settings) {
-        Ok(recorded) if recorded == fingerprint(a) => {
+/// `--resume` on a finished `path`: nothing to do if it was made with these `settings` (recorded
+/// in `kept`, `FILE.run`), refused otherwise — its rows would silently be the old settings'.
+fn finished(path: &Path, kept: &Path, settings: &str) -> Result<()> {
+    match std::fs::read_to_string(kept) {
+        Ok(recorded) if recorded == settings => {
             eprintln!("{} is already complete, with these settings: nothing to resume", path.display());
             Ok(())
         }
@@ -310,13 +321,13 @@ fn finished(a: &ScoreArgs, path: &Path, settings: &Path) -> Result<()> {
             "{} is complete but was made with other settings (see {}); rerun with those, or pass --force to \
              score it again with these",
             path.display(),
-            settings.display()
+            kept.display()
         ))),
         Err(_) => Err(usage(format!(
             "{} is complete but its settings are not recorded ({} is missing), so --resume cannot tell whether \
              they are these; pass --force to score it again",
             path.display(),
-            settings.display()
+            kept.display()
         ))),
     }
 }
@@ -331,7 +342,7 @@ struct Recovered {
 }
 
 /// Opens an interrupted run's partial CSV for appending: drops a torn last line (a kill in the
-/// middle of a write) and counts its complete rows; its first line must be `header`.
+/// middle of a write) and counts its complete rows by status; its first line must be `header`.
 fn recover(partial: &Path, header: &str) -> Result<Recovered> {
     let mut file = OpenOptions::new()
         .read(true)
@@ -345,15 +356,16 @@ fn recover(partial: &Path, header: &str) -> Result<Recovered> {
     let mut lines = complete.lines();
     if lines.next() != Some(header) {
         return Err(usage(format!(
-            "{} does not start with the wbound CSV header ({header}); pass --force to start over",
+            "{} does not start with this run's CSV header; pass --force to start over",
             partial.display()
         )));
     }
+    let column = header.split(',').position(|c| c == "status").unwrap_or(4);
     let mut statuses: Vec<(String, usize)> = Vec::new();
     let mut rows = 0;
     for line in lines {
         rows += 1;
-        let status = line.split(',').nth(4).unwrap_or_default();
+        let status = line.split(',').nth(column).unwrap_or_default();
         match statuses.iter_mut().find(|(st, _)| st == status) {
             Some((_, n)) => *n += 1,
             None => statuses.push((status.to_string(), 1)),

@@ -1,21 +1,43 @@
 //! `wbound top-k`: the k most (or least) suspicious samples as a table, and as a PNG grid for
-//! images. Uses the library's bounded-memory top-k: it never holds all scores.
+//! images. Scores afresh with the library's bounded-memory top-k (one model or checkpoints: it
+//! never holds all scores), or ranks the rows of an existing `score` output (`--scores`).
 
-use anyhow::{Context, Result};
-use wbound::{Dataset, Model, Order};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use wbound::{Dataset, HasScore, Order, Status, TopKSelector};
 
 use crate::args::{OrderArg, TopKArgs};
-use crate::input::{self, Slice};
+use crate::input::{self, Input, Slice};
+use crate::output::{is_header, parse_row};
+use crate::scorer::{Models, Scorer};
 use crate::{grid, score, usage};
+
+/// One ranked sample as the table and the grid show it.
+#[derive(Debug, Clone)]
+struct Shown {
+    score: f64,
+    status: String,
+    /// The model's (last checkpoint's) prediction; none for a sample not scored.
+    prediction: Option<usize>,
+    /// The suggested label of a checkpoint run.
+    suggested: Option<usize>,
+}
+
+impl HasScore for Shown {
+    fn score(&self) -> f64 {
+        self.score
+    }
+}
 
 pub fn run(a: &TopKArgs) -> Result<()> {
     if let Some(path) = &a.grid {
         grid::check_name(path)?;
         crate::destination::check(path, "--grid", a.force)?;
     }
-    let model = Model::load(&a.run.model)?;
-    crate::weights_note::print(&model, &a.run.params);
-    let input = input::load(&a.data, &model)?;
+    let models = Models::load(&a.run)?;
+    crate::weights_note::print(models.model(), &a.run.params);
+    let input = input::load(&a.data, models.model())?;
     let n = input.range.len();
     let k = a.k as usize;
     if k > n {
@@ -28,43 +50,69 @@ pub fn run(a: &TopKArgs) -> Result<()> {
             input.data.sample_shape()
         )));
     }
-    let calc = score::calculator(&a.run, &model);
     let order = match a.order {
         OrderArg::Descending => Order::Descending,
         OrderArg::Ascending => Order::Ascending,
     };
+    let reference = models.reference(&a.run, input.labels.is_some())?;
     let slice = Slice::of(&input, input.range.clone());
-    let top = calc.compute_top_k_from_training_dataset(&slice, k, order).map_err(input::about_inputs(&a.data))?;
-    let labels = input.labels.as_deref();
-    let mut table = Table::new(&["rank", "index", "score", "label", "original_class", "status"]);
-    if input.paths.is_some() {
-        table.add_column("path");
+    let (indices, shown, samples, how) = match &a.scores {
+        Some(path) => {
+            let (indices, shown) = from_file(path, &input, k, order)?;
+            let samples = read_samples(&input, &indices)?;
+            (indices, shown, samples, format!("ranked by the score column of {}", path.display()))
+        }
+        None => {
+            let scorer = Scorer::new(score::calculator(&a.run, models.model()), &models, &a.run, reference);
+            let how = scorer.describe(input.labels.is_some());
+            let about = input::about_inputs(&a.data);
+            let start = input.range.start;
+            let global = |v: Vec<usize>| v.into_iter().map(|i| start + i).collect::<Vec<_>>();
+            match &scorer {
+                Scorer::One(calc) => {
+                    let top = calc.compute_top_k_from_training_dataset(&slice, k, order).map_err(about)?;
+                    let shown = top.scores.iter().map(|s| Shown {
+                        score: s.score,
+                        status: s.status.to_string(),
+                        prediction: (s.status != Status::InvalidInput).then_some(s.original_class),
+                        suggested: None,
+                    });
+                    (global(top.indices), shown.collect(), top.samples, how)
+                }
+                Scorer::Checkpoints { calc, .. } => {
+                    let top = calc.compute_top_k(&slice, k, order).map_err(about)?;
+                    let shown = top.scores.iter().map(|s| {
+                        let scored = s.status != Status::InvalidInput;
+                        Shown {
+                            score: s.score,
+                            status: s.status.to_string(),
+                            prediction: scored.then_some(s.prediction),
+                            suggested: scored.then_some(s.suggested_label),
+                        }
+                    });
+                    (global(top.indices), shown.collect(), top.samples, how)
+                }
+            }
+        }
+    };
+    print_table(&input, &indices, &shown);
+    if !a.run.quiet {
+        eprintln!("{how}");
     }
-    let mut captions = Vec::with_capacity(k);
-    for (rank, (&i, s)) in top.indices.iter().zip(&top.scores).enumerate() {
-        let index = input.range.start + i;
-        let label = labels.map(|l| l[index]);
-        let mut row = vec![
-            (rank + 1).to_string(),
-            index.to_string(),
-            crate::numbers::sig3(s.score),
-            label.map_or("-".to_string(), |l| input.class_name(l)),
-            input.class_name(s.original_class as i64),
-            s.status.to_string(),
-        ];
-        row.extend(input.path(index).map(String::from));
-        table.push(row);
-        captions.push(grid::Caption {
-            index,
-            label,
-            prediction: s.original_class as i64,
-            score: s.score,
-            path: input.path(index).map(String::from),
-        });
-    }
-    table.print();
     if let (Some(path), Some(geometry)) = (&a.grid, input.image) {
-        let layout = grid::write(path, &top.samples, geometry, &captions)
+        let labels = input.labels.as_deref();
+        let captions: Vec<grid::Caption> = indices
+            .iter()
+            .zip(&shown)
+            .map(|(&index, s)| grid::Caption {
+                index,
+                label: labels.map(|l| l[index]),
+                prediction: s.prediction.map(|p| p as i64),
+                score: s.score,
+                path: input.path(index).map(String::from),
+            })
+            .collect();
+        let layout = grid::write(path, &samples, geometry, &captions)
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!(
             "wrote a grid of {k} tiles ({} columns x {} rows, tiles of {}x{} px) to {}",
@@ -78,6 +126,94 @@ pub fn run(a: &TopKArgs) -> Result<()> {
     Ok(())
 }
 
+fn print_table(input: &Input, indices: &[usize], shown: &[Shown]) {
+    let labels = input.labels.as_deref();
+    let suggested = shown.iter().any(|s| s.suggested.is_some());
+    let mut header = vec!["rank", "index", "score", "label", "original_class"];
+    if suggested {
+        header.push("suggested");
+    }
+    header.push("status");
+    if input.paths.is_some() {
+        header.push("path");
+    }
+    let mut table = Table::new(&header);
+    for (rank, (&index, s)) in indices.iter().zip(shown).enumerate() {
+        let class = |c: Option<usize>| c.map_or("-".to_string(), |c| input.class_name(c as i64));
+        let mut row = vec![
+            (rank + 1).to_string(),
+            index.to_string(),
+            crate::numbers::sig3(s.score),
+            labels.map_or("-".to_string(), |l| input.class_name(l[index])),
+            class(s.prediction),
+        ];
+        if suggested {
+            row.push(class(s.suggested));
+        }
+        row.push(s.status.clone());
+        row.extend(input.path(index).map(String::from));
+        table.push(row);
+    }
+    table.print();
+}
+
+/// The top `k` rows of a `score` CSV (by the library's ranking rule) whose indices are in the
+/// input's range: their indices and what to show.
+fn from_file(path: &Path, input: &Input, k: usize, order: Order) -> Result<(Vec<usize>, Vec<Shown>)> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    if !is_header(header) {
+        bail!("{}: not a wbound scores CSV (write one with `wbound score --out FILE.csv`)", path.display());
+    }
+    let names: Vec<&str> = header.split(',').collect();
+    let col = |name: &str| names.iter().position(|&c| c == name);
+    let (status, prediction) = (col("status"), col("prediction").or(col("original_class")));
+    let suggested = col("suggested_label");
+    let mut top = TopKSelector::new(k, order)?;
+    let mut rows = 0;
+    for (i, line) in lines.enumerate() {
+        let what = || format!("{} line {}", path.display(), i + 2);
+        let r = parse_row(line, header, &what)?;
+        if !input.range.contains(&r.index) {
+            bail!(
+                "{}: index {} is not among the samples ranked ({}..{} of {}): rank the output of a run on the same \
+                 --inputs and --shard",
+                what(),
+                r.index,
+                input.range.start,
+                input.range.end,
+                input.data.len()
+            );
+        }
+        let score: f64 =
+            r.fields[1].parse().with_context(|| format!("{}: score '{}' is not a number", what(), r.fields[1]))?;
+        let class = |c: Option<usize>| c.and_then(|c| r.fields[c].parse::<usize>().ok());
+        let shown = Shown {
+            score,
+            status: status.map_or(String::new(), |c| r.fields[c].to_string()),
+            prediction: class(prediction),
+            suggested: class(suggested),
+        };
+        top.push(r.index, shown, &[]);
+        rows += 1;
+    }
+    if rows < k {
+        return Err(usage(format!("-k {k} is larger than the {rows} rows of {}", path.display())));
+    }
+    let top = top.finish();
+    Ok((top.indices, top.scores))
+}
+
+/// The samples at global `indices` of the input, row-major.
+fn read_samples(input: &Input, indices: &[usize]) -> Result<Vec<f32>> {
+    let mut out = Vec::new();
+    for &i in indices {
+        input.data.read(i, 1, &mut out)?;
+    }
+    Ok(out)
+}
+
 /// A text table: numbers right-aligned, the last two columns (status, path) left-aligned, each
 /// column as wide as its widest cell.
 struct Table {
@@ -88,10 +224,6 @@ struct Table {
 impl Table {
     fn new(header: &[&str]) -> Table {
         Table { header: header.iter().map(|h| h.to_string()).collect(), rows: Vec::new() }
-    }
-
-    fn add_column(&mut self, name: &str) {
-        self.header.push(name.to_string());
     }
 
     fn push(&mut self, row: Vec<String>) {

@@ -152,7 +152,10 @@ fn report_on_an_image_folder_shows_the_top_rows_with_thumbnails_paths_and_labels
         .sum();
     assert_eq!(counted, 40);
     let summary = text(&select(&doc, "#summary")[0]);
-    assert!(summary.contains("samples40") && summary.contains("reference classprediction"), "{summary}");
+    assert!(
+        summary.contains("samples40") && summary.contains("rankingranked by the prediction-referenced"),
+        "{summary}"
+    );
     assert!(summary.contains("predicted as labelled"), "{summary}");
 
     // A second run refuses to overwrite it without --force.

@@ -277,7 +277,8 @@ impl DeepFool {
     /// workspace's weights reset to the trained ones. With a `label` (below the number of
     /// classes) it is the label-aware variant (see the module docs). `first` holds the sample's
     /// first forward pass when it was run with others ([`Engine::forward_group`]):
-    /// `(group, position in the group)`.
+    /// `(group, position in the group)`. With `keep`, the logits of the trained weights (the
+    /// first forward pass) are appended to it.
     #[allow(clippy::too_many_arguments)]
     pub fn run(
         &self,
@@ -288,8 +289,9 @@ impl DeepFool {
         first: Option<(&Group, usize)>,
         classes: &mut Vec<usize>,
         logits: &mut Vec<f32>,
+        keep: Option<&mut Vec<f32>>,
     ) -> SampleScore {
-        self.search(engine, ws, x, label, Space::Weights, first, classes, logits)
+        self.search(engine, ws, x, label, Space::Weights, first, classes, logits, keep)
     }
 
     /// DeepFool on the input (influenciae's `SampleBoundaryCalculator`): `x_adv` (a scratch
@@ -306,7 +308,7 @@ impl DeepFool {
     ) -> SampleScore {
         x_adv.clear();
         x_adv.extend_from_slice(x);
-        self.search(engine, ws, x, None, Space::Input(x_adv), None, classes, logits)
+        self.search(engine, ws, x, None, Space::Input(x_adv), None, classes, logits, None)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -320,6 +322,7 @@ impl DeepFool {
         first: Option<(&Group, usize)>,
         classes: &mut Vec<usize>,
         logits: &mut Vec<f32>,
+        keep: Option<&mut Vec<f32>>,
     ) -> SampleScore {
         let forward = |ws: &mut Workspace, space: &Space, logits: &mut Vec<f32>| {
             logits.clear();
@@ -334,6 +337,9 @@ impl DeepFool {
                 logits.extend_from_slice(engine.load(ws, group, s));
             }
             _ => forward(ws, &space, logits),
+        }
+        if let Some(keep) = keep {
+            keep.extend_from_slice(logits);
         }
         let prediction = argmax(logits);
         let goal = match label {

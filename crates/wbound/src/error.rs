@@ -78,6 +78,11 @@ pub enum Error {
         msg: String,
     },
 
+    /// Checkpoints that do not fit together (graphs that differ, weight files whose tensors do
+    /// not match the model's): the first difference, or every tensor that does not match.
+    #[error("{0}")]
+    Checkpoint(String),
+
     /// The run would need more memory than allowed.
     #[error("not enough memory: {0}")]
     Resources(String),

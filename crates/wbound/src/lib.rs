@@ -38,6 +38,7 @@
 
 pub mod bench;
 pub mod calculator;
+pub mod checkpoints;
 pub mod columns;
 pub mod data;
 pub mod deepfool;
@@ -52,8 +53,10 @@ pub mod sample_boundary;
 pub mod tensor;
 
 pub use calculator::{
-    human_bytes, InfluenceValues, MemoryPlan, Order, ScoredBatch, TopK, TopKSelector, WeightsBoundaryCalculator,
+    human_bytes, HasScore, InfluenceValues, MemoryPlan, Order, ScoredBatch, TopK, TopKSelector,
+    WeightsBoundaryCalculator,
 };
+pub use checkpoints::{CheckpointCalculator, CheckpointScore, Checkpoints};
 pub use data::{ArrayDataset, Dataset};
 pub use deepfool::{Norm, Reference, SampleScore, Status};
 pub use error::{Error, Result, UnsupportedOp};

@@ -17,14 +17,16 @@ pub mod datasets;
 pub mod methods;
 pub mod metrics;
 pub mod noise;
+pub mod suggest;
 pub mod train;
 
 use std::time::Instant;
 
 pub use datasets::BenchData;
-pub use methods::Method;
+pub use methods::{Method, RunSettings};
 pub use train::{Arch, TrainConfig, Trained};
 
+use crate::checkpoints::SuggestRule;
 use crate::data::{ArrayDataset, Dataset};
 use crate::error::{Error, Result};
 use noise::Rng;
@@ -48,6 +50,8 @@ pub struct BenchConfig {
     pub train: TrainConfig,
     /// DeepFool step limit of the boundary methods.
     pub steps: usize,
+    /// DeepFool step limit of `wb-ckpt` on the checkpoints before the last (`None`: `steps`).
+    pub early_steps: Option<usize>,
     /// Worker threads for training and scoring.
     pub threads: usize,
 }
@@ -73,6 +77,7 @@ impl BenchConfig {
             methods: Method::ALL.to_vec(),
             train: TrainConfig { max_epochs, batch_size: 32, lr, threads },
             steps: 100,
+            early_steps: None,
             threads,
         }
     }
@@ -112,13 +117,34 @@ impl BenchConfig {
         let train_seconds = t0.elapsed().as_secs_f64();
         let fit = Fit::of(&trained, &train_set, &noisy);
 
+        let run = RunSettings { threads: self.threads, steps: self.steps, early_steps: self.early_steps };
         let mut methods = Vec::with_capacity(self.methods.len());
+        let mut suggestions = Vec::new();
         for &method in &self.methods {
             let t = Instant::now();
-            let scores = method.score(&trained.model, &train_set, self.threads, self.steps, seed)?;
+            let scores = if method == Method::WbCkpt {
+                let all = methods::checkpoint_scores(&trained, &train_set, &run)?;
+                let seconds = t.elapsed().as_secs_f64();
+                let truth: Vec<i64> = order.iter().map(|&i| clean[i]).collect();
+                suggestions = suggest::accuracy(&trained, &train_set, &all, &noisy, &truth)?;
+                methods.push(MethodRun::new(method, &all.iter().map(|s| s.score).collect::<Vec<_>>(), &noisy, seconds));
+                continue;
+            } else {
+                method.score(&trained, &train_set, &run, seed)?
+            };
             methods.push(MethodRun::new(method, &scores, &noisy, t.elapsed().as_secs_f64()));
         }
-        Ok(SeedRun { seed, n_train: train_set.len(), noisy, trained, fit, train_seconds, methods })
+        Ok(SeedRun {
+            seed,
+            n_train: train_set.len(),
+            noisy,
+            trained,
+            fit,
+            train_seconds,
+            methods,
+            suggestions,
+            train_set,
+        })
     }
 }
 
@@ -205,4 +231,9 @@ pub struct SeedRun {
     pub train_seconds: f64,
     /// In the order of [`BenchConfig::methods`].
     pub methods: Vec<MethodRun>,
+    /// With `wb-ckpt`: how often each suggested-label rule gives the true label of a flipped
+    /// sample, default rule first.
+    pub suggestions: Vec<(SuggestRule, f64)>,
+    /// The training set with its noisy labels.
+    pub train_set: ArrayDataset,
 }

@@ -114,6 +114,24 @@ pub struct Trained {
     pub epochs: usize,
     /// Mean cross-entropy over the last epoch.
     pub loss: f64,
+    /// The network after the epochs of [`CHECKPOINT_EPOCHS`] that ran, and after the last epoch:
+    /// `(epoch, ONNX bytes)`, in training order (the last is [`Trained::onnx`]).
+    pub checkpoints: Vec<(usize, Vec<u8>)>,
+}
+
+/// The epochs after which training keeps a checkpoint (and after the last one).
+pub const CHECKPOINT_EPOCHS: [usize; 14] = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128];
+
+impl Trained {
+    /// The checkpoints as models, in training order.
+    pub fn checkpoint_models(&self) -> Result<crate::checkpoints::Checkpoints> {
+        let models = self
+            .checkpoints
+            .iter()
+            .map(|(e, onnx)| Ok((format!("epoch {e}"), Model::from_bytes(onnx)?)))
+            .collect::<Result<Vec<_>>>()?;
+        crate::checkpoints::Checkpoints::new(models)
+    }
 }
 
 /// He-uniform weights (`U(±√(6 / fan_in))`) and zero biases for every tensor of `net`.
@@ -237,6 +255,16 @@ pub fn train(
     let n = data.len();
     let mut order: Vec<usize> = (0..n).collect();
     let (mut epochs, mut loss) = (0, f64::NAN);
+    let mut checkpoints = Vec::new();
+    let weights_of = |w: &[f32]| {
+        let sel = engine.selection();
+        let mut weights = HashMap::new();
+        for &t in &sel.tensors {
+            let (tensor, off) = (&graph.tensors[t], sel.offsets[t].unwrap_or(0));
+            weights.insert(tensor.name.clone(), w[off..off + tensor.data.len()].to_vec());
+        }
+        net.to_onnx(&weights)
+    };
     while epochs < config.max_epochs {
         rng.shuffle(&mut order);
         let (mut epoch_loss, mut correct) = (0.0, 0);
@@ -282,16 +310,15 @@ pub fn train(
         }
         epochs += 1;
         loss = epoch_loss / n as f64;
-        if correct == n {
+        let last = correct == n || epochs == config.max_epochs;
+        if CHECKPOINT_EPOCHS.contains(&epochs) && !last {
+            checkpoints.push((epochs, weights_of(&w)?));
+        }
+        if last {
             break;
         }
     }
-    let mut weights = HashMap::new();
-    let sel = engine.selection();
-    for &t in &sel.tensors {
-        let (tensor, off) = (&graph.tensors[t], sel.offsets[t].unwrap_or(0));
-        weights.insert(tensor.name.clone(), w[off..off + tensor.data.len()].to_vec());
-    }
-    let onnx = net.to_onnx(&weights)?;
-    Ok(Trained { model: Model::from_bytes(&onnx)?, onnx, epochs, loss })
+    let onnx = weights_of(&w)?;
+    checkpoints.push((epochs, onnx.clone()));
+    Ok(Trained { model: Model::from_bytes(&onnx)?, onnx, epochs, loss, checkpoints })
 }

@@ -32,6 +32,7 @@ impl InfluenceValues<'_> {
         self.next += count;
         let counter = AtomicUsize::new(0);
         let (engine, deepfool, calc, size) = (&self.engine, &self.calc.deepfool, self.calc, self.group);
+        let classes_n = engine.graph().num_classes();
         let labels = match calc.reference {
             Reference::Labels => self.data.labels().map(|l| &l[start..start + count]),
             Reference::Prediction => None,
@@ -40,7 +41,7 @@ impl InfluenceValues<'_> {
         let cancelled = || calc.cancel.is_some_and(|c| c.load(AtomicOrdering::Relaxed));
         let work = |(ws, group): &mut (Workspace, Option<Group>)| {
             let (mut classes, mut logits, mut x_adv) = (Vec::new(), Vec::new(), Vec::new());
-            let mut out = Vec::new();
+            let mut out: Vec<(usize, SampleScore, Vec<f32>)> = Vec::new();
             loop {
                 let first = counter.fetch_add(size, AtomicOrdering::Relaxed);
                 if first >= count || cancelled() {
@@ -54,16 +55,19 @@ impl InfluenceValues<'_> {
                     let x = &inputs_ref[i * n..(i + 1) * n];
                     let shared = group.as_ref().map(|g| (g, i - first));
                     let (c, l) = (&mut classes, &mut logits);
+                    let mut kept = Vec::new();
                     // Without `skip_invalid` the data set was checked before any work.
                     let score = if calc.skip_invalid && x.iter().any(|v| !v.is_finite()) {
+                        kept.resize(if calc.keep_logits { classes_n } else { 0 }, f32::NAN);
                         SampleScore::invalid_input()
                     } else if calc.input_space {
                         deepfool.run_on_input(engine, ws, x, &mut x_adv, c, l)
                     } else {
                         let label = labels.map(|labels| labels[i] as usize);
-                        deepfool.run(engine, ws, x, label, shared, c, l)
+                        let keep = calc.keep_logits.then_some(&mut kept);
+                        deepfool.run(engine, ws, x, label, shared, c, l, keep)
                     };
-                    out.push((i, score));
+                    out.push((i, score, kept));
                 }
             }
         };
@@ -73,7 +77,8 @@ impl InfluenceValues<'_> {
             return Err(Error::Cancelled);
         }
         results.sort_unstable_by_key(|r| r.0);
-        Ok(ScoredBatch { start, inputs, scores: results.into_iter().map(|r| r.1).collect() })
+        let logits = results.iter().flat_map(|r| r.2.iter().copied()).collect();
+        Ok(ScoredBatch { start, inputs, scores: results.into_iter().map(|r| r.1).collect(), logits })
     }
 }
 

@@ -16,7 +16,7 @@ use std::sync::atomic::AtomicBool;
 
 pub use batches::InfluenceValues;
 pub use memory::{human_bytes, MemoryPlan};
-pub use topk::TopKSelector;
+pub use topk::{HasScore, TopKSelector};
 
 use crate::data::Dataset;
 use crate::deepfool::{DeepFool, Norm, Reference, SampleScore};
@@ -57,6 +57,8 @@ pub struct WeightsBoundaryCalculator<'m> {
     skip_invalid: bool,
     /// Stop between samples once this is set ([`Error::Cancelled`](crate::Error::Cancelled)).
     cancel: Option<&'m AtomicBool>,
+    /// Return each sample's logits with the batch ([`ScoredBatch::logits`]).
+    keep_logits: bool,
 }
 
 /// Samples a worker takes at a time when the first forward pass is shared.
@@ -71,6 +73,9 @@ pub struct ScoredBatch {
     pub inputs: Vec<f32>,
     /// One result per sample.
     pub scores: Vec<SampleScore>,
+    /// With [`keep_logits`](WeightsBoundaryCalculator::keep_logits): each sample's logits with
+    /// the trained weights, row-major (NaN for a sample not scored); empty otherwise.
+    pub logits: Vec<f32>,
 }
 
 /// Sort order for [`WeightsBoundaryCalculator::compute_top_k_from_training_dataset`].
@@ -84,11 +89,11 @@ pub enum Order {
 
 /// The `k` selected samples, best first.
 #[derive(Debug, Clone)]
-pub struct TopK {
+pub struct TopK<S = SampleScore> {
     /// Data-set indices.
     pub indices: Vec<usize>,
     /// Their results, best first.
-    pub scores: Vec<SampleScore>,
+    pub scores: Vec<S>,
     /// The samples, row-major, in the same order.
     pub samples: Vec<f32>,
 }
@@ -109,7 +114,43 @@ impl<'m> WeightsBoundaryCalculator<'m> {
             max_memory: None,
             skip_invalid: false,
             cancel: None,
+            keep_logits: false,
         }
+    }
+
+    /// The same settings for another model (a checkpoint of the same architecture, say).
+    pub fn for_model<'n>(&self, model: &'n Model) -> WeightsBoundaryCalculator<'n>
+    where
+        'm: 'n,
+    {
+        WeightsBoundaryCalculator { model, ..self.clone() }
+    }
+
+    /// The settings' DeepFool step limit.
+    pub fn steps(&self) -> usize {
+        self.deepfool.step_nbr
+    }
+
+    /// The reference the calculator measures from.
+    pub fn reference_setting(&self) -> Reference {
+        self.reference
+    }
+
+    /// Samples per batch.
+    pub(crate) fn batch(&self) -> usize {
+        self.batch_size.max(1)
+    }
+
+    /// The model the calculator scores with.
+    pub fn model(&self) -> &'m Model {
+        self.model
+    }
+
+    /// Also return each sample's logits with the trained weights (the first forward pass, which
+    /// the search makes anyway) in [`ScoredBatch::logits`]; off by default.
+    pub fn keep_logits(mut self, keep: bool) -> Self {
+        self.keep_logits = keep;
+        self
     }
 
     /// The calculator behind [`crate::SampleBoundaryCalculator`]: DeepFool on the input.

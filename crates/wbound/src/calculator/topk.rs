@@ -43,16 +43,34 @@ impl WeightsBoundaryCalculator<'_> {
 /// assert_eq!(best.samples, [1.0, 3.0]);
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
-pub struct TopKSelector {
-    k: usize,
-    order: Order,
-    heap: BinaryHeap<Ranked>,
+/// A result that can be ranked: the score it is ranked by (higher = more suspicious).
+pub trait HasScore {
+    /// The score.
+    fn score(&self) -> f64;
 }
 
-impl TopKSelector {
+impl HasScore for SampleScore {
+    fn score(&self) -> f64 {
+        self.score
+    }
+}
+
+impl HasScore for crate::checkpoints::CheckpointScore {
+    fn score(&self) -> f64 {
+        self.score
+    }
+}
+
+#[derive(Debug)]
+pub struct TopKSelector<S = SampleScore> {
+    k: usize,
+    order: Order,
+    heap: BinaryHeap<Ranked<S>>,
+}
+
+impl<S: HasScore> TopKSelector<S> {
     /// An empty selection of at most `k` samples ([`Error::Setting`] `k` when `k` is 0).
-    pub fn new(k: usize, order: Order) -> Result<TopKSelector> {
+    pub fn new(k: usize, order: Order) -> Result<TopKSelector<S>> {
         if k == 0 {
             return Err(Error::setting("k", "must be at least 1"));
         }
@@ -61,7 +79,7 @@ impl TopKSelector {
 
     /// Offers sample `index` (its score and values); it is kept if it ranks among the k best so
     /// far. The values are copied only then.
-    pub fn push(&mut self, index: usize, score: SampleScore, sample: &[f32]) {
+    pub fn push(&mut self, index: usize, score: S, sample: &[f32]) {
         let entry = Ranked { order: self.order, index, score, sample: Vec::new() };
         // The heap's top is the worst kept entry; replace it only by a better one.
         if self.heap.len() < self.k || self.heap.peek().is_some_and(|worst| entry.cmp(worst) == Ordering::Less) {
@@ -73,28 +91,26 @@ impl TopKSelector {
     }
 
     /// The kept samples, best first.
-    pub fn finish(self) -> TopK {
+    pub fn finish(self) -> TopK<S> {
         let ranked = self.heap.into_sorted_vec();
-        TopK {
-            indices: ranked.iter().map(|r| r.index).collect(),
-            scores: ranked.iter().map(|r| r.score).collect(),
-            samples: ranked.into_iter().flat_map(|r| r.sample).collect(),
-        }
+        let indices = ranked.iter().map(|r| r.index).collect();
+        let (scores, samples): (Vec<S>, Vec<Vec<f32>>) = ranked.into_iter().map(|r| (r.score, r.sample)).unzip();
+        TopK { indices, scores, samples: samples.concat() }
     }
 }
 
 /// An entry of the top-k heap; `Less` means ranked earlier (better).
 #[derive(Debug)]
-struct Ranked {
+struct Ranked<S> {
     order: Order,
     index: usize,
-    score: SampleScore,
+    score: S,
     sample: Vec<f32>,
 }
 
-impl Ord for Ranked {
+impl<S: HasScore> Ord for Ranked<S> {
     fn cmp(&self, other: &Self) -> Ordering {
-        let (a, b) = (self.score.score, other.score.score);
+        let (a, b) = (self.score.score(), other.score.score());
         let by_score = match (a.is_nan(), b.is_nan()) {
             (true, true) => Ordering::Equal,
             (true, false) => Ordering::Greater,
@@ -106,19 +122,19 @@ impl Ord for Ranked {
     }
 }
 
-impl PartialOrd for Ranked {
+impl<S: HasScore> PartialOrd for Ranked<S> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl PartialEq for Ranked {
+impl<S: HasScore> PartialEq for Ranked<S> {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
 }
 
-impl Eq for Ranked {}
+impl<S: HasScore> Eq for Ranked<S> {}
 
 #[cfg(test)]
 mod tests {
@@ -141,6 +157,9 @@ mod tests {
 
     #[test]
     fn zero_k_is_a_setting_error() {
-        assert!(matches!(TopKSelector::new(0, Order::Descending), Err(Error::Setting { name: "k", .. })));
+        assert!(matches!(
+            TopKSelector::<SampleScore>::new(0, Order::Descending),
+            Err(Error::Setting { name: "k", .. })
+        ));
     }
 }

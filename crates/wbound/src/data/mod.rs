@@ -76,6 +76,38 @@ pub trait Dataset {
     }
 }
 
+/// A contiguous range of another data set's samples (and labels), indexed from 0.
+pub struct Window<'a> {
+    data: &'a dyn Dataset,
+    range: std::ops::Range<usize>,
+}
+
+impl<'a> Window<'a> {
+    /// Samples `range` of `data` (clamped to its length).
+    pub fn new(data: &'a dyn Dataset, range: std::ops::Range<usize>) -> Window<'a> {
+        let end = range.end.min(data.len());
+        Window { data, range: range.start.min(end)..end }
+    }
+}
+
+impl Dataset for Window<'_> {
+    fn len(&self) -> usize {
+        self.range.len()
+    }
+
+    fn sample_shape(&self) -> &[usize] {
+        self.data.sample_shape()
+    }
+
+    fn read(&self, start: usize, count: usize, out: &mut Vec<f32>) -> Result<()> {
+        self.data.read(self.range.start + start, count.min(self.range.len().saturating_sub(start)), out)
+    }
+
+    fn labels(&self) -> Option<&[i64]> {
+        self.data.labels().map(|l| &l[self.range.clone()])
+    }
+}
+
 /// Samples held in memory, with optional integer labels and an optional image layout.
 ///
 /// ```

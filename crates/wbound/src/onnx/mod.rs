@@ -19,6 +19,7 @@ mod ops;
 pub mod proto;
 mod shapes;
 pub mod tensor;
+pub mod weights;
 pub mod write;
 
 pub use builder::exporter_name;
@@ -41,6 +42,24 @@ use prost::Message;
 pub fn graph_from_bytes(bytes: &[u8]) -> Result<Graph> {
     let model = proto::ModelProto::decode(bytes)
         .map_err(|e| Error::OnnxFormat(format!("protobuf decoding failed ({e}); is this an .onnx file?")))?;
+    import::build(&model)
+}
+
+/// The ONNX bytes of `bytes` with the initializers named in `weights` replaced
+/// ([`weights::apply`]).
+pub fn with_weights(bytes: &[u8], weights: &weights::WeightSet) -> Result<Vec<u8>> {
+    let mut model = proto::ModelProto::decode(bytes)
+        .map_err(|e| Error::OnnxFormat(format!("protobuf decoding failed ({e}); is this an .onnx file?")))?;
+    weights::apply(&mut model, weights)?;
+    Ok(model.encode_to_vec())
+}
+
+/// Decodes an ONNX model, replaces its initializers named in `weights` ([`weights::apply`]) and
+/// builds its graph.
+pub fn graph_with_weights(bytes: &[u8], weights: &weights::WeightSet) -> Result<Graph> {
+    let mut model = proto::ModelProto::decode(bytes)
+        .map_err(|e| Error::OnnxFormat(format!("protobuf decoding failed ({e}); is this an .onnx file?")))?;
+    weights::apply(&mut model, weights)?;
     import::build(&model)
 }
 

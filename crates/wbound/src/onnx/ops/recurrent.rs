@@ -97,8 +97,11 @@ impl Unroll<'_> {
     }
 }
 
+/// A constant float input: its shape, values, name and where it came from.
+type FloatInput = (Vec<usize>, Vec<f32>, String, Origin);
+
 /// A constant input's values (float), or `None` when absent.
-fn float_input(b: &Builder, ctx: &NodeCtx, i: usize) -> Result<Option<(Vec<usize>, Vec<f32>, String, Origin)>> {
+fn float_input(b: &Builder, ctx: &NodeCtx, i: usize) -> Result<Option<FloatInput>> {
     match b.input(ctx, i)? {
         None => Ok(None),
         Some(Sym::Value(_)) => {

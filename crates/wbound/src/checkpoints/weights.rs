@@ -1,0 +1,121 @@
+//! Weight files: a safetensors `state_dict` read as named f32 tensors (f16, bf16 and f64
+//! converted), and the check that it sets every trainable parameter of the model.
+//!
+//! From PyTorch: `safetensors.torch.save_file(model.state_dict(), "e1.safetensors")` after each
+//! epoch. Integer tensors (`num_batches_tracked`) are not weights and are skipped.
+
+use std::path::Path;
+
+use safetensors::{Dtype, SafeTensors};
+
+use crate::error::{Error, Result};
+use crate::graph::Role;
+use crate::model::Model;
+use crate::onnx::weights::WeightSet;
+
+/// The float tensors of a safetensors file.
+pub fn read(path: &Path) -> Result<WeightSet> {
+    let bytes = std::fs::read(path).map_err(|cause| Error::Io { path: path.to_path_buf(), cause })?;
+    parse(&bytes).map_err(|e| e.in_file(path))
+}
+
+/// The float tensors of safetensors bytes.
+pub fn parse(bytes: &[u8]) -> Result<WeightSet> {
+    let file = SafeTensors::deserialize(bytes).map_err(|e| {
+        Error::Checkpoint(format!(
+            "not a safetensors file ({e}); save weights with safetensors.torch.save_file(model.state_dict(), path)"
+        ))
+    })?;
+    let mut set = WeightSet::new();
+    for (name, view) in file.tensors() {
+        let data = view.data();
+        let values: Vec<f32> = match view.dtype() {
+            Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+            Dtype::F64 => {
+                data.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32).collect()
+            }
+            Dtype::F16 => data.chunks_exact(2).map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect(),
+            Dtype::BF16 => data
+                .chunks_exact(2)
+                .map(|b| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16))
+                .collect(),
+            Dtype::BOOL
+            | Dtype::U8
+            | Dtype::I8
+            | Dtype::I16
+            | Dtype::U16
+            | Dtype::I32
+            | Dtype::U32
+            | Dtype::I64
+            | Dtype::U64 => continue,
+            other => {
+                return Err(Error::Checkpoint(format!(
+                    "tensor '{name}' has element type {other:?}; wbound reads f32, f16, bf16 and f64 weights"
+                )))
+            }
+        };
+        set.insert(name, (view.shape().to_vec(), values));
+    }
+    Ok(set)
+}
+
+/// IEEE half to single precision.
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = u32::from(h >> 15) << 31;
+    let exp = u32::from((h >> 10) & 0x1f);
+    let frac = u32::from(h & 0x3ff);
+    let bits = match (exp, frac) {
+        (0, 0) => sign,
+        (0, f) => {
+            // Subnormal: normalise.
+            let shift = f.leading_zeros() - 21;
+            sign | ((113 - shift) << 23) | (((f << shift) & 0x3ff) << 13)
+        }
+        (0x1f, f) => sign | 0x7f80_0000 | (f << 13),
+        (e, f) => sign | ((e + 112) << 23) | (f << 13),
+    };
+    f32::from_bits(bits)
+}
+
+/// An error listing the trainable parameters of `model` that `set` does not hold: scoring with
+/// them would mix the checkpoint with the model's own weights.
+pub fn check_covered(model: &Model, set: &WeightSet) -> Result<()> {
+    let missing: Vec<String> = model
+        .tensors()
+        .iter()
+        .filter(|t| matches!(t.role, Role::Trainable { .. }) && !set.contains_key(&t.name))
+        .map(|t| format!("'{}'", t.name))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let shown = missing.iter().take(8).cloned().collect::<Vec<_>>().join(", ");
+    let more = if missing.len() > 8 { format!(" and {} more", missing.len() - 8) } else { String::new() };
+    Err(Error::Checkpoint(format!(
+        "the weight file has no tensor for {} of the model's parameters: {shown}{more}; save the whole \
+         state_dict, with the names the ONNX file has (`wbound inspect` lists them)",
+        missing.len()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn halves_convert_exactly() {
+        for (h, f) in
+            [(0x3c00u16, 1.0f32), (0xc000, -2.0), (0x3555, 0.333_251_95), (0x0001, 5.960_464_5e-8), (0x7bff, 65504.0)]
+        {
+            assert_eq!(f16_to_f32(h), f, "{h:#x}");
+        }
+        assert!(f16_to_f32(0x7e00).is_nan());
+        assert_eq!(f16_to_f32(0xfc00), f32::NEG_INFINITY);
+    }
+
+    #[test]
+    fn a_file_that_is_not_safetensors_says_how_to_save_one() {
+        let err = parse(b"PK\x03\x04 not a safetensors file").unwrap_err().to_string();
+        assert!(err.contains("not a safetensors file") && err.contains("save_file(model.state_dict()"), "{err}");
+    }
+}
