@@ -34,6 +34,9 @@ pub enum Command {
     /// Show the k most (or least) suspicious samples: a table, and a PNG grid for images.
     #[command(name = "top-k")]
     TopK(TopKArgs),
+    /// Write one self-contained HTML page about the suspects: a summary, the top N as thumbnails
+    /// and as a sortable, filterable table, per-class counts and the score histogram.
+    Report(ReportArgs),
     /// Describe a model: shapes, ops, parameters, and whether wbound supports every op.
     Inspect(InspectArgs),
     /// Join the CSV outputs of `score --shard I/N` runs into one file, checking for gaps and
@@ -66,10 +69,11 @@ pub struct DataArgs {
     pub key: Option<String>,
 
     /// CSV: the column holding the labels (a header name or a 0-based index; -1 = last).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", allow_hyphen_values = true)]
     pub label_column: Option<String>,
 
-    /// Labels as an integer .npy of shape [N] (overrides labels from the format).
+    /// Labels, one per sample: an integer .npy of shape [N] or an IDX labels file
+    /// (*-labels-idx1-ubyte[.gz]); overrides labels from the format.
     #[arg(long, value_name = "Y.npy")]
     pub labels: Option<PathBuf>,
 
@@ -144,7 +148,8 @@ pub struct RunArgs {
     #[arg(long, default_value = "all", value_name = "all|last|GLOB")]
     pub params: ParamSelection,
 
-    /// Samples per batch (memory holds one batch of inputs).
+    /// Samples per batch (memory holds one batch of inputs; with K checkpoints a batch holds
+    /// ⌈B / K⌉ samples, each scored by every checkpoint).
     #[arg(long, default_value_t = 256, value_name = "B", value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_size: u64,
 
@@ -220,10 +225,40 @@ pub struct TopKArgs {
     #[arg(long, value_name = "SCORES.csv")]
     pub scores: Option<PathBuf>,
 
-    /// Write a PNG grid of the k samples (image inputs), with index, label, prediction and score
-    /// under each tile.
+    /// Write a PNG grid of the k samples (image inputs), with index, label, prediction, score and
+    /// file under each tile.
     #[arg(long, value_name = "FILE.png")]
     pub grid: Option<PathBuf>,
+
+    /// Overwrite an existing --grid.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    /// Show the scores of this `wbound score` CSV (of the same --inputs) instead of scoring
+    /// afresh; its suggested_label column, where it has one, is shown too.
+    #[arg(long, value_name = "SCORES.csv")]
+    pub scores: Option<PathBuf>,
+
+    /// How many of the most suspicious samples to show.
+    #[arg(long, default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub top: u64,
+
+    /// The HTML file to write.
+    #[arg(long, value_name = "REPORT.html")]
+    pub out: PathBuf,
+
+    /// Overwrite an existing --out.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -29,6 +29,11 @@ fn default_data_dir() -> PathBuf {
 }
 
 pub fn run(a: &BenchArgs) -> Result<()> {
+    crate::plot::check_name(&a.plot)?;
+    crate::destination::check_folder(&a.plot, "--plot")?;
+    if let Some(json) = &a.json {
+        crate::destination::check_folder(json, "--json")?;
+    }
     let mut config = BenchConfig::new(a.dataset, a.arch);
     config.noise = a.noise;
     config.train_size = a.train_size.unwrap_or(config.train_size);
@@ -89,13 +94,14 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))?;
         println!("JSON report: {}", path.display());
     }
-    let curves: Vec<(String, Vec<f64>)> = config
+    let curves: Vec<crate::plot::Curve> = config
         .methods
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            let per_seed: Vec<&[f64]> = runs.iter().map(|r| r.methods[i].curve.as_slice()).collect();
-            (m.name().to_string(), mean_curve(&per_seed))
+            let curves: Vec<&[f64]> = runs.iter().map(|r| r.methods[i].curve.as_slice()).collect();
+            let auroc = Summary::of(&per_seed(&runs, i, |m| m.auroc)).mean;
+            crate::plot::Curve { name: m.name().to_string(), found: mean_curve(&curves), auroc }
         })
         .collect();
     let title = format!(
@@ -155,12 +161,15 @@ fn per_seed(runs: &[SeedRun], method: usize, figure: fn(&MethodRun) -> f64) -> V
 fn print_table(config: &BenchConfig, runs: &[SeedRun]) {
     let n_noisy = runs.first().map_or(0, |r| r.noisy.len());
     println!(
-        "\nwbound bench: {} {}, {} training samples, {:.0}% noise ({n_noisy} flipped), {} seed(s); mean ± std",
+        "\nwbound bench: {} {}, {} training samples, {:.0}% noise ({n_noisy} flipped), {}",
         config.dataset,
         config.arch,
         runs.first().map_or(0, |r| r.n_train),
         config.noise * 100.0,
-        runs.len()
+        match runs.len() {
+            1 => "1 seed".to_string(),
+            n => format!("{n} seeds; mean ± std"),
+        }
     );
     let mut header = format!("{:<16}", "method");
     FIGURES.iter().for_each(|(_, h, _)| header.push_str(&format!(" {h:>15}")));
@@ -168,8 +177,7 @@ fn print_table(config: &BenchConfig, runs: &[SeedRun]) {
     for (i, m) in config.methods.iter().enumerate() {
         let mut line = format!("{:<16}", m.name());
         for (_, _, f) in FIGURES {
-            let s = Summary::of(&per_seed(runs, i, f));
-            line.push_str(&format!(" {:>15}", format!("{:.3} ± {:.3}", s.mean, s.std)));
+            line.push_str(&format!(" {:>15}", figure(&per_seed(runs, i, f))));
         }
         println!("{line}");
     }
@@ -185,6 +193,16 @@ fn print_table(config: &BenchConfig, runs: &[SeedRun]) {
                 format!("{:.3} ± {:.3}", clean.mean, clean.std)
             );
         }
+    }
+}
+
+/// A figure over the seeds: `mean ± std`, or the one value for a single seed (whose std is
+/// undefined).
+fn figure(values: &[f64]) -> String {
+    let s = Summary::of(values);
+    match values.len() {
+        1 => format!("{:.3}", s.mean),
+        _ => format!("{:.3} ± {:.3}", s.mean, s.std),
     }
 }
 
@@ -251,4 +269,13 @@ fn report(config: &BenchConfig, runs: &[SeedRun]) -> Value {
         "suggested_label": suggestions,
         "seeds": seeds,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_seed_has_no_spread() {
+        assert_eq!(super::figure(&[0.8861]), "0.886");
+        assert_eq!(super::figure(&[0.8, 0.9]), "0.850 ± 0.071");
+    }
 }

@@ -1,11 +1,12 @@
 //! Reading `--inputs` for a model: the format's reader, preprocessing, labels, the fit to the
-//! model's input shape, and the shard's slice.
+//! model's input shape (checked here, with the flag that fixes a mismatch), the samples' files,
+//! and the shard's slice.
 
 use std::ops::Range;
 
 use anyhow::{bail, Result};
 use wbound::data::stream::NpyStream;
-use wbound::data::{self, npy, ArrayDataset, Format, Layout, OpenOptions, Preprocess};
+use wbound::data::{self, ArrayDataset, Format, Layout, OpenOptions, Preprocess};
 use wbound::{Dataset, Model};
 
 use crate::args::DataArgs;
@@ -21,6 +22,23 @@ pub struct Input {
     /// The samples to score (the whole set, or the shard's slice), as global indices.
     pub range: Range<usize>,
     pub class_names: Option<Vec<String>>,
+    /// Each sample's file relative to `--inputs` (image folders), with `/` between folders.
+    pub paths: Option<Vec<String>>,
+}
+
+impl Input {
+    /// Sample `index`'s file, when the samples come from files.
+    pub fn path(&self, index: usize) -> Option<&str> {
+        self.paths.as_ref().and_then(|p| p.get(index)).map(String::as_str)
+    }
+
+    /// A label with its class name where the format has names (`3 (cat)`).
+    pub fn class_name(&self, c: i64) -> String {
+        match &self.class_names {
+            Some(names) => names.get(c as usize).map_or(c.to_string(), |s| format!("{c} ({s})")),
+            None => c.to_string(),
+        }
+    }
 }
 
 /// The layout an image model expects: channels last when the sample shape is `[h, w, c]` with a
@@ -51,7 +69,8 @@ pub fn load(args: &DataArgs, model: &Model) -> Result<Input> {
     if format == Format::Npy && !wants_preprocess {
         if let Some(stream) = NpyStream::open(&args.inputs)? {
             let image = Geometry::of_shape(stream.sample_shape());
-            return finish(args, Samples::Stream(stream), None, image, None);
+            let input = finish(args, Samples::Stream(stream), None, image, None)?;
+            return check_shape(args, format, input, model);
         }
     }
     let options = OpenOptions {
@@ -67,7 +86,64 @@ pub fn load(args: &DataArgs, model: &Model) -> Result<Input> {
         dataset = dataset.reshape(shape)?;
     }
     let labels = dataset.labels().map(<[i64]>::to_vec);
-    finish(args, Samples::Memory(dataset), labels, image, loaded.class_names)
+    let mut input = finish(args, Samples::Memory(dataset), labels, image, loaded.class_names)?;
+    input.paths = loaded.files.map(|files| files.iter().map(|f| slashed(f)).collect());
+    check_shape(args, format, input, model)
+}
+
+/// A relative path with `/` between its parts, whatever the platform.
+fn slashed(path: &std::path::Path) -> String {
+    path.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
+/// The samples' shape against the model's input, before any work: a mismatch names both shapes
+/// and, where one fixes it, the flag to pass (the library makes the same check, without the flags).
+fn check_shape(args: &DataArgs, format: Format, input: Input, model: &Model) -> Result<Input> {
+    let (have, want) = (input.data.sample_shape(), model.input_shape());
+    if have == want {
+        return Ok(input);
+    }
+    let shape = |s: &[usize]| s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ");
+    bail!(
+        "{}: the samples have shape {have:?} but the model expects {want:?} per sample (input shape [N, {}]); {}",
+        args.inputs.display(),
+        shape(want),
+        shape_hint(args, format, have, want)
+    )
+}
+
+/// What to do about samples of shape `have` read as `format` for a model that wants `want`.
+fn shape_hint(args: &DataArgs, format: Format, have: &[usize], want: &[usize]) -> String {
+    let count = |s: &[usize]| s.iter().product::<usize>();
+    let sorted = |s: &[usize]| {
+        let mut s = s.to_vec();
+        s.sort_unstable();
+        s
+    };
+    let image = matches!(format, Format::Idx | Format::Cifar | Format::Images);
+    if image && have.len() == 3 && want.len() == 3 && sorted(have) == sorted(want) {
+        let layout = if have[0] == want[2] { "nhwc" } else { "nchw" };
+        return format!("the channels are on another axis: pass --layout {layout}");
+    }
+    if format == Format::Images && have.len() == 3 && want.len() == 3 {
+        let (h, w) = if want[0] <= 4 { (want[1], want[2]) } else { (want[0], want[1]) };
+        return format!("resize the images to the model's size: pass --resize {h}x{w}");
+    }
+    if let ([f], [g]) = (have, want) {
+        if format == Format::Csv && *f == g + 1 && args.label_column.is_none() {
+            return "one column too many: if a column holds the labels, name it with --label-column NAME (or -1 \
+                    for the last one)"
+                .into();
+        }
+    }
+    if !image && count(have) == count(want) {
+        let dims = want.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ");
+        return format!("the values per sample agree: reshape the array before saving it, x.reshape(len(x), {dims})");
+    }
+    if format == Format::Images {
+        return format!("the model takes {} values per sample: resize the images (--resize HxW)", count(want));
+    }
+    "check that these are the samples the model was made for".into()
 }
 
 /// Attaches `--labels` and picks the shard's range. The library checks the samples' shape and the
@@ -82,7 +158,7 @@ fn finish(
     let n = data.len();
     let labels = match &args.labels {
         Some(path) => {
-            let labels = npy::read_labels(path)?;
+            let labels = data::labels::read(path)?;
             if labels.len() != n {
                 bail!("{}: {} labels for {n} samples", path.display(), labels.len());
             }
@@ -100,7 +176,7 @@ fn finish(
     if range.is_empty() {
         return Err(usage(format!("shard {:?} of {n} samples is empty: use fewer shards", args.shard)));
     }
-    Ok(Input { data, labels, image, range, class_names })
+    Ok(Input { data, labels, image, range, class_names, paths: None })
 }
 
 /// A library error about the samples (their shape, labels, values) with the file they came from.

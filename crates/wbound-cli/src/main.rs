@@ -5,6 +5,7 @@
 
 mod args;
 mod bench;
+mod destination;
 mod glyphs;
 mod grid;
 mod input;
@@ -12,9 +13,11 @@ mod inspect;
 mod interrupt;
 mod memory;
 mod merge;
+mod numbers;
 mod output;
 mod plot;
 mod progress;
+mod report;
 mod score;
 mod scorer;
 mod topk;
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         args::Command::Score(a) => score::run(&a),
         args::Command::TopK(a) => topk::run(&a),
+        args::Command::Report(a) => report::run(&a),
         args::Command::Inspect(a) => inspect::run(&a),
         args::Command::Merge(a) => merge::run(&a),
         args::Command::Bench(a) => bench::run(&a),

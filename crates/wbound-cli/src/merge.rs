@@ -8,12 +8,9 @@ use anyhow::{bail, Context, Result};
 
 use crate::args::MergeArgs;
 use crate::output::{is_header, parse_row, write_atomic, CSV_HEADER};
-use crate::usage;
 
 pub fn run(a: &MergeArgs) -> Result<()> {
-    if a.out.exists() && !a.force {
-        return Err(usage(format!("{} exists; pass --force to overwrite it", a.out.display())));
-    }
+    crate::destination::check(&a.out, "--out", a.force)?;
     let texts: Vec<String> = a
         .shards
         .iter()

@@ -14,16 +14,58 @@ use crate::usage;
 /// The CSV headers, fixed (downstream scripts rely on them); the library owns the column lists.
 pub use wbound::columns::{checkpoint_header, is_header, CSV_HEADER};
 
+/// The name of the column that holds each sample's file (image folders), written last and only
+/// when the input has files.
+pub const PATH_COLUMN: &str = "path";
+
+/// A run's CSV header: `header`, then `path` when the samples come from files.
+pub fn with_path(header: String, paths: bool) -> String {
+    if paths {
+        format!("{header},{PATH_COLUMN}")
+    } else {
+        header
+    }
+}
+
+/// Ends a row: the sample's file as the last cell (quoted when it holds a comma or a quote), then
+/// the line break.
+fn end_row(out: &mut dyn Write, path: Option<&str>) -> std::io::Result<()> {
+    match path {
+        Some(p) => writeln!(out, ",{}", quote(p)),
+        None => writeln!(out),
+    }
+}
+
+/// A CSV cell: as is, or in double quotes (quotes doubled) when it holds a comma, quote or line
+/// break (RFC 4180).
+pub fn quote(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", cell.replace('"', "\"\"")).into()
+    } else {
+        cell.into()
+    }
+}
+
+/// The value of a cell written by [`quote`].
+pub fn unquote(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.strip_prefix('"').and_then(|c| c.strip_suffix('"')) {
+        Some(inner) => inner.replace("\"\"", "\"").into(),
+        None => cell.into(),
+    }
+}
+
 /// Writes one CSV row. Floats use the shortest representation that reads back to the same f64;
 /// +∞ distances (status `stuck`) are written `inf`, NaN (statuses `non_finite`, `invalid_input`)
-/// `NaN`; a sample that was not scored (`invalid_input`) has empty class cells.
-pub fn csv_row(out: &mut dyn Write, index: usize, s: &SampleScore) -> std::io::Result<()> {
+/// `NaN`; a sample that was not scored (`invalid_input`) has empty class cells. `path`, the
+/// sample's file, is the last cell.
+pub fn csv_row(out: &mut dyn Write, index: usize, s: &SampleScore, path: Option<&str>) -> std::io::Result<()> {
     write!(out, "{index},{},{},{},{},", s.score, s.distance, s.steps, s.status)?;
     if s.status == Status::InvalidInput {
-        writeln!(out, ",")
+        write!(out, ",")?;
     } else {
-        writeln!(out, "{},{}", s.original_class, s.final_class)
+        write!(out, "{},{}", s.original_class, s.final_class)?;
     }
+    end_row(out, path)
 }
 
 /// Writes one CSV row of a checkpoint run ([`checkpoint_header`]), with the per-checkpoint scores
@@ -33,6 +75,7 @@ pub fn checkpoint_row(
     index: usize,
     s: &CheckpointScore,
     per_checkpoint: bool,
+    path: Option<&str>,
 ) -> std::io::Result<()> {
     write!(out, "{index},{},{},{},{},", s.score, s.aum, s.mean_loss, s.label)?;
     if s.status == Status::InvalidInput {
@@ -45,7 +88,7 @@ pub fn checkpoint_row(
             write!(out, ",{v}")?;
         }
     }
-    writeln!(out)
+    end_row(out, path)
 }
 
 /// The format of `--out`, from its extension.
@@ -92,9 +135,14 @@ pub struct Row<'a> {
 }
 
 /// Parses a data line of a scores CSV with `header` (`what` names the file and line in errors).
+/// A last `path` column may hold commas (quoted, see [`quote`]); its cell is kept as written.
 pub fn parse_row<'a>(line: &'a str, header: &str, what: &dyn Fn() -> String) -> Result<Row<'a>> {
-    let fields: Vec<&str> = line.split(',').collect();
     let columns = header.split(',').count();
+    let fields: Vec<&str> = if header.ends_with(&format!(",{PATH_COLUMN}")) {
+        line.splitn(columns, ',').collect()
+    } else {
+        line.split(',').collect()
+    };
     if fields.len() != columns {
         bail!("{}: expected {columns} columns ({header}), found {}", what(), fields.len());
     }
@@ -106,7 +154,9 @@ pub fn parse_row<'a>(line: &'a str, header: &str, what: &dyn Fn() -> String) -> 
 /// classes of a sample not scored) and non-finite numbers (`inf`, `NaN`) as `null`, other numbers
 /// as they are.
 fn json_cell(name: &str, cell: &str) -> String {
-    if matches!(name, "status" | "path") {
+    if name == PATH_COLUMN {
+        serde_json::Value::from(unquote(cell).as_ref()).to_string()
+    } else if name == "status" {
         serde_json::Value::from(cell).to_string()
     } else if cell.parse::<f64>().is_ok_and(f64::is_finite) {
         cell.to_string()

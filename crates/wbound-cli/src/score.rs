@@ -4,7 +4,8 @@
 //! `FILE.partial.run`; `--resume` drops a torn last line, skips the rows already there and appends
 //! the rest. When the last row is written the partial file becomes `FILE` (converted to JSON lines
 //! or `.npy` if asked), so `FILE` only ever holds a complete result, byte-identical to an
-//! uninterrupted run.
+//! uninterrupted run. The settings stay beside it as `FILE.run`, so that `--resume` on a finished
+//! file can tell whether it was made with the same settings.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
@@ -16,7 +17,7 @@ use wbound::{Model, Reference, Status, WeightsBoundaryCalculator};
 use crate::args::{RunArgs, ScoreArgs};
 use crate::input::{self, Input, Slice};
 use crate::interrupt::{self, Interrupted};
-use crate::output::{beside, finalize, OutFormat};
+use crate::output::{beside, finalize, with_path, OutFormat};
 use crate::scorer::{Models, RowBatch, Scorer};
 
 use crate::{memory, progress, usage};
@@ -40,6 +41,11 @@ pub fn calculator<'m>(run: &RunArgs, model: &'m Model) -> WeightsBoundaryCalcula
 }
 
 pub fn run(a: &ScoreArgs) -> Result<()> {
+    let out = a.out.as_deref().filter(|p| p.as_os_str() != "-");
+    if let Some(path) = out {
+        OutFormat::of(path)?;
+        crate::destination::check_folder(path, "--out")?;
+    }
     let models = Models::load(&a.run)?;
     crate::weights_note::print(models.model(), &a.run.params);
     let input = input::load(&a.data, models.model())?;
@@ -47,13 +53,15 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
     // The library checks the settings and the data when the run starts, before anything is written.
     let scorer = Scorer::new(calculator(&a.run, models.model()), &models, &a.run, reference);
     let run = Run { scorer: &scorer, input: &input, quiet: a.run.quiet, has_labels: input.labels.is_some() };
-    match a.out.as_deref().filter(|p| p.as_os_str() != "-") {
+    match out {
         None => {
             let slice = Slice::of(&input, input.range.clone());
             let batches = scorer.compute(&slice).map_err(input::about_inputs(&a.data))?;
             let mut out = BufWriter::new(std::io::stdout().lock());
-            writeln!(out, "{}", scorer.header())?;
-            run.rows(Some(batches), 0, &mut out, None)
+            writeln!(out, "{}", with_path(scorer.header(), input.paths.is_some()))?;
+            let tally = run.rows(Some(batches), 0, &mut out, None)?;
+            run.summary(&tally, None);
+            Ok(())
         }
         Some(path) => to_file(a, &run, &fingerprint(a, reference), path),
     }
@@ -65,6 +73,27 @@ struct Run<'a> {
     input: &'a Input,
     quiet: bool,
     has_labels: bool,
+}
+
+/// The statuses of a run's rows, for its summary line.
+#[derive(Default)]
+struct Tally {
+    /// How many rows of each status, the whole output's (rows of an interrupted run included).
+    statuses: Vec<(String, usize)>,
+    /// Rows scored by this process, and in how many seconds.
+    scored: usize,
+    secs: f64,
+    /// Rows that an interrupted run had written.
+    earlier: usize,
+}
+
+impl Tally {
+    fn add(&mut self, status: &str, n: usize) {
+        match self.statuses.iter_mut().find(|(st, _)| st == status) {
+            Some((_, c)) => *c += n,
+            None => self.statuses.push((status.to_string(), n)),
+        }
+    }
 }
 
 /// Warnings on stderr for samples without a score: the first few, then a count.
@@ -106,15 +135,14 @@ impl Run<'_> {
         done: usize,
         out: &mut dyn Write,
         partial: Option<&Path>,
-    ) -> Result<()> {
+    ) -> Result<Tally> {
         let (input, quiet) = (self.input, self.quiet);
         let start = input.range.start + done;
         let bar = progress::bar(input.range.len(), done, quiet);
         let clock = std::time::Instant::now();
-        let mut statuses: Vec<(Status, usize)> = Vec::new();
+        let mut tally = Tally::default();
         let mut warnings = Warnings::default();
         let mut written = done;
-        let scored = input.range.len() - done;
         if let Some(batches) = batches {
             for batch in batches {
                 let batch = match batch {
@@ -124,10 +152,10 @@ impl Run<'_> {
                         let total = input.range.len();
                         return Err(anyhow::Error::new(Interrupted(match partial {
                             Some(p) => format!(
-                            "interrupted: {written} of {total} samples are in {}; run the same command with --resume \
-                             to finish",
-                            p.display()
-                        ),
+                                "interrupted: {written} of {total} samples are in {}; run the same command with \
+                                 --resume to finish",
+                                p.display()
+                            ),
                             None => format!("interrupted after {written} of {total} samples"),
                         })));
                     }
@@ -136,13 +164,10 @@ impl Run<'_> {
                 let (first, rows) = batch;
                 for (i, row) in rows.iter().enumerate() {
                     let index = start + first + i;
-                    self.scorer.write(out, index, row)?;
+                    self.scorer.write(out, index, row, input.path(index))?;
                     let status = row.status();
                     warnings.note(index, status, &bar);
-                    match statuses.iter_mut().find(|(st, _)| *st == status) {
-                        Some((_, n)) => *n += 1,
-                        None => statuses.push((status, 1)),
-                    }
+                    tally.add(status.as_str(), 1);
                 }
                 out.flush()?;
                 written += rows.len();
@@ -151,25 +176,38 @@ impl Run<'_> {
         }
         bar.finish_and_clear();
         warnings.finish();
-        if !quiet && scored > 0 {
-            let n = scored;
-            let secs = clock.elapsed().as_secs_f64();
-            statuses.sort_by_key(|&(st, _)| st.as_str());
-            let counts: Vec<String> = statuses.iter().map(|(st, c)| format!("{c} {st}")).collect();
-            eprintln!(
-                "scored {n} samples in {secs:.1} s ({:.0} samples/s): {}; {}",
-                n as f64 / secs.max(1e-9),
-                counts.join(", "),
-                self.scorer.describe(self.has_labels)
-            );
-            if statuses.iter().any(|(st, _)| matches!(st, Status::Stuck | Status::NonFinite | Status::InvalidInput)) {
-                eprintln!(
-                    "note: 'stuck' rows have distance inf (no weight change moves the logits), 'non_finite' and \
-                 'invalid_input' rows NaN"
-                );
-            }
+        tally.scored = written - done;
+        tally.secs = clock.elapsed().as_secs_f64();
+        Ok(tally)
+    }
+
+    /// The one-line summary on stderr: the whole output's rows and statuses, how many were scored
+    /// now and how fast, what ranks them, and the file (`None`: standard output).
+    fn summary(&self, tally: &Tally, file: Option<&Path>) {
+        if self.quiet {
+            return;
         }
-        Ok(())
+        let mut statuses = tally.statuses.clone();
+        statuses.sort();
+        let counts: Vec<String> = statuses.iter().map(|(st, c)| format!("{c} {st}")).collect();
+        let total = tally.scored + tally.earlier;
+        let rate = crate::numbers::rate(tally.scored as f64 / tally.secs.max(1e-9));
+        let now = match tally.earlier {
+            0 => format!("scored {total} samples in {:.1} s ({rate} samples/s)", tally.secs),
+            e if tally.scored == 0 => format!("{total} samples ({e} from the interrupted run, none left to score)"),
+            e => format!(
+                "{total} samples ({e} from the interrupted run, {} scored now in {:.1} s, {rate} samples/s)",
+                tally.scored, tally.secs
+            ),
+        };
+        let into = file.map_or(String::new(), |f| format!(" -> {}", f.display()));
+        eprintln!("{now}: {}; {}{into}", counts.join(", "), self.scorer.describe(self.has_labels));
+        if statuses.iter().any(|(st, _)| matches!(st.as_str(), "stuck" | "non_finite" | "invalid_input")) {
+            eprintln!(
+                "note: 'stuck' rows have distance inf (no weight change moves the logits), 'non_finite' and \
+                 'invalid_input' rows NaN"
+            );
+        }
     }
 }
 
@@ -209,15 +247,15 @@ fn fingerprint(a: &ScoreArgs, reference: Reference) -> String {
 
 fn to_file(a: &ScoreArgs, run: &Run, settings: &str, path: &Path) -> Result<()> {
     let input = run.input;
-    let header = run.scorer.header();
+    let header = with_path(run.scorer.header(), input.paths.is_some());
     let format = OutFormat::of(path)?;
     let partial = beside(path, ".partial");
     let stamp = beside(path, ".partial.run");
+    let kept = beside(path, ".run");
     let resuming = a.resume && partial.exists();
     if path.exists() && !a.force {
         if a.resume && !partial.exists() {
-            eprintln!("{} is already complete: nothing to resume", path.display());
-            return Ok(());
+            return finished(path, &kept, settings);
         }
         return Err(usage(format!("{} exists; pass --force to overwrite it", path.display())));
     }
@@ -239,7 +277,7 @@ fn to_file(a: &ScoreArgs, run: &Run, settings: &str, path: &Path) -> Result<()> 
     } else {
         None
     };
-    let done = recovered.as_ref().map_or(0, |r| r.1);
+    let done = recovered.as_ref().map_or(0, |r| r.rows);
     if done > input.range.len() {
         return Err(usage(format!("{} holds more rows ({done}) than there are samples to score", partial.display())));
     }
@@ -249,26 +287,63 @@ fn to_file(a: &ScoreArgs, run: &Run, settings: &str, path: &Path) -> Result<()> 
         true => None,
         false => Some(run.scorer.compute(&slice).map_err(input::about_inputs(&a.data))?),
     };
-    let file = match recovered {
-        Some((file, _)) => file,
+    let (file, earlier) = match recovered {
+        Some(r) => (r.file, r.statuses),
         None => {
             let mut file = File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
             writeln!(file, "{header}")?;
             std::fs::write(&stamp, settings).with_context(|| format!("cannot write {}", stamp.display()))?;
-            file
+            (file, Vec::new())
         }
     };
     let mut out = BufWriter::new(file);
-    run.rows(batches, done, &mut out, Some(&partial))?;
+    let mut tally = run.rows(batches, done, &mut out, Some(&partial))?;
     out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     finalize(&partial, path, format)?;
-    std::fs::remove_file(&stamp).ok();
+    std::fs::rename(&stamp, &kept).with_context(|| format!("cannot move {} to {}", stamp.display(), kept.display()))?;
+    tally.earlier = done;
+    for (status, n) in earlier {
+        tally.add(&status, n);
+    }
+    run.summary(&tally, Some(path));
     Ok(())
 }
 
+/// `--resume` on a finished `path`: nothing to do if it was made with these `settings` (recorded
+/// in `kept`, `FILE.run`), refused otherwise — its rows would silently be the old settings'.
+fn finished(path: &Path, kept: &Path, settings: &str) -> Result<()> {
+    match std::fs::read_to_string(kept) {
+        Ok(recorded) if recorded == settings => {
+            eprintln!("{} is already complete, with these settings: nothing to resume", path.display());
+            Ok(())
+        }
+        Ok(_) => Err(usage(format!(
+            "{} is complete but was made with other settings (see {}); rerun with those, or pass --force to \
+             score it again with these",
+            path.display(),
+            kept.display()
+        ))),
+        Err(_) => Err(usage(format!(
+            "{} is complete but its settings are not recorded ({} is missing), so --resume cannot tell whether \
+             they are these; pass --force to score it again",
+            path.display(),
+            kept.display()
+        ))),
+    }
+}
+
+/// An interrupted run's partial CSV, open for appending.
+struct Recovered {
+    file: File,
+    /// Its complete rows.
+    rows: usize,
+    /// How many of them have each status.
+    statuses: Vec<(String, usize)>,
+}
+
 /// Opens an interrupted run's partial CSV for appending: drops a torn last line (a kill in the
-/// middle of a write) and returns how many complete rows it holds.
-fn recover(partial: &Path, header: &str) -> Result<(File, usize)> {
+/// middle of a write) and counts its complete rows by status; its first line must be `header`.
+fn recover(partial: &Path, header: &str) -> Result<Recovered> {
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -285,8 +360,18 @@ fn recover(partial: &Path, header: &str) -> Result<(File, usize)> {
             partial.display()
         )));
     }
-    let rows = lines.count();
+    let column = header.split(',').position(|c| c == "status").unwrap_or(4);
+    let mut statuses: Vec<(String, usize)> = Vec::new();
+    let mut rows = 0;
+    for line in lines {
+        rows += 1;
+        let status = line.split(',').nth(column).unwrap_or_default();
+        match statuses.iter_mut().find(|(st, _)| st == status) {
+            Some((_, n)) => *n += 1,
+            None => statuses.push((status.to_string(), 1)),
+        }
+    }
     file.set_len(keep as u64)?;
     file.seek(SeekFrom::End(0))?;
-    Ok((file, rows))
+    Ok(Recovered { file, rows, statuses })
 }

@@ -122,14 +122,14 @@ impl<'m> Scorer<'m> {
         })
     }
 
-    /// Writes one row as CSV.
-    pub fn write(&self, out: &mut dyn Write, index: usize, row: &Row) -> std::io::Result<()> {
+    /// Writes one row as CSV, with the sample's file last where it has one.
+    pub fn write(&self, out: &mut dyn Write, index: usize, row: &Row, path: Option<&str>) -> std::io::Result<()> {
         match (row, self) {
-            (Row::One(s), _) => csv_row(out, index, s),
+            (Row::One(s), _) => csv_row(out, index, s, path),
             (Row::Checkpoints(s), Scorer::Checkpoints { per_checkpoint, .. }) => {
-                checkpoint_row(out, index, s, *per_checkpoint)
+                checkpoint_row(out, index, s, *per_checkpoint, path)
             }
-            (Row::Checkpoints(s), Scorer::One(_)) => checkpoint_row(out, index, s, false),
+            (Row::Checkpoints(s), Scorer::One(_)) => checkpoint_row(out, index, s, false, path),
         }
     }
 

@@ -31,6 +31,10 @@ impl HasScore for Shown {
 }
 
 pub fn run(a: &TopKArgs) -> Result<()> {
+    if let Some(path) = &a.grid {
+        grid::check_name(path)?;
+        crate::destination::check(path, "--grid", a.force)?;
+    }
     let models = Models::load(&a.run)?;
     crate::weights_note::print(models.model(), &a.run.params);
     let input = input::load(&a.data, models.model())?;
@@ -97,19 +101,15 @@ pub fn run(a: &TopKArgs) -> Result<()> {
     }
     if let (Some(path), Some(geometry)) = (&a.grid, input.image) {
         let labels = input.labels.as_deref();
-        let captions: Vec<Vec<String>> = indices
+        let captions: Vec<grid::Caption> = indices
             .iter()
             .zip(&shown)
-            .map(|(&index, s)| {
-                vec![
-                    format!("#{index}"),
-                    format!(
-                        "y{} p{}",
-                        labels.map_or("?".into(), |l| l[index].to_string()),
-                        s.prediction.map_or("?".into(), |p| p.to_string())
-                    ),
-                    format!("{:.4}", s.score),
-                ]
+            .map(|(&index, s)| grid::Caption {
+                index,
+                label: labels.map(|l| l[index]),
+                prediction: s.prediction.map(|p| p as i64),
+                score: s.score,
+                path: input.path(index).map(String::from),
             })
             .collect();
         let layout = grid::write(path, &samples, geometry, &captions)
@@ -128,23 +128,33 @@ pub fn run(a: &TopKArgs) -> Result<()> {
 
 fn print_table(input: &Input, indices: &[usize], shown: &[Shown]) {
     let labels = input.labels.as_deref();
-    let name = |c: i64| match &input.class_names {
-        Some(names) => names.get(c as usize).map_or(c.to_string(), |s| format!("{c} ({s})")),
-        None => c.to_string(),
-    };
     let suggested = shown.iter().any(|s| s.suggested.is_some());
-    let extra = if suggested { format!("  {:>9}", "suggested") } else { String::new() };
-    println!("{:>5}  {:>8}  {:>22}  {:>8}  {:>14}{extra}  status", "rank", "index", "score", "label", "original_class");
-    for (rank, (&index, s)) in indices.iter().zip(shown).enumerate() {
-        let label_text = labels.map_or("-".to_string(), |l| name(l[index]));
-        let class = s.prediction.map_or("-".to_string(), |c| name(c as i64));
-        let extra = match (suggested, s.suggested) {
-            (false, _) => String::new(),
-            (true, Some(c)) => format!("  {:>9}", name(c as i64)),
-            (true, None) => format!("  {:>9}", "-"),
-        };
-        println!("{:>5}  {index:>8}  {:>22}  {label_text:>8}  {class:>14}{extra}  {}", rank + 1, s.score, s.status);
+    let mut header = vec!["rank", "index", "score", "label", "original_class"];
+    if suggested {
+        header.push("suggested");
     }
+    header.push("status");
+    if input.paths.is_some() {
+        header.push("path");
+    }
+    let mut table = Table::new(&header);
+    for (rank, (&index, s)) in indices.iter().zip(shown).enumerate() {
+        let class = |c: Option<usize>| c.map_or("-".to_string(), |c| input.class_name(c as i64));
+        let mut row = vec![
+            (rank + 1).to_string(),
+            index.to_string(),
+            crate::numbers::sig3(s.score),
+            labels.map_or("-".to_string(), |l| input.class_name(l[index])),
+            class(s.prediction),
+        ];
+        if suggested {
+            row.push(class(s.suggested));
+        }
+        row.push(s.status.clone());
+        row.extend(input.path(index).map(String::from));
+        table.push(row);
+    }
+    table.print();
 }
 
 /// The top `k` rows of a `score` CSV (by the library's ranking rule) whose indices are in the
@@ -202,4 +212,65 @@ fn read_samples(input: &Input, indices: &[usize]) -> Result<Vec<f32>> {
         input.data.read(i, 1, &mut out)?;
     }
     Ok(out)
+}
+
+/// A text table: numbers right-aligned, the last two columns (status, path) left-aligned, each
+/// column as wide as its widest cell.
+struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(header: &[&str]) -> Table {
+        Table { header: header.iter().map(|h| h.to_string()).collect(), rows: Vec::new() }
+    }
+
+    fn push(&mut self, row: Vec<String>) {
+        self.rows.push(row);
+    }
+
+    /// The lines of the table, header first.
+    fn lines(&self) -> Vec<String> {
+        let n = self.header.len();
+        let width = |c: usize| {
+            std::iter::once(&self.header).chain(&self.rows).map(|r| r.get(c).map_or(0, |s| s.chars().count())).max()
+        };
+        let widths: Vec<usize> = (0..n).map(|c| width(c).unwrap_or(0)).collect();
+        let left = |c: usize| self.header[c] == "status" || self.header[c] == "path";
+        std::iter::once(&self.header)
+            .chain(&self.rows)
+            .map(|r| {
+                let cells: Vec<String> = r
+                    .iter()
+                    .enumerate()
+                    .map(|(c, s)| match left(c) {
+                        true if c + 1 == n => s.clone(),
+                        true => format!("{s:<w$}", w = widths[c]),
+                        false => format!("{s:>w$}", w = widths[c]),
+                    })
+                    .collect();
+                cells.join("  ")
+            })
+            .collect()
+    }
+
+    fn print(&self) {
+        for line in self.lines() {
+            println!("{line}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_line_up() {
+        let mut t = Table::new(&["rank", "score", "status"]);
+        t.push(vec!["1".into(), "-7.46e-07".into(), "crossed".into()]);
+        t.push(vec!["10".into(), "-1.00e+00".into(), "step_limit".into()]);
+        assert_eq!(t.lines(), ["rank      score  status", "   1  -7.46e-07  crossed", "  10  -1.00e+00  step_limit"]);
+    }
 }

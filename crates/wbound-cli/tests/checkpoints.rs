@@ -213,7 +213,8 @@ fn top_k_ranks_checkpoints_and_an_existing_output_alike() {
         csv_rows(&std::fs::read_to_string(&out).unwrap()).iter().map(|r| r[1].parse().unwrap()).collect();
     scores.sort_by(|a, b| b.total_cmp(a));
     let first: f64 = table.lines().nth(1).unwrap().split_whitespace().nth(2).unwrap().parse().unwrap();
-    assert_eq!(first, scores[0]);
+    // The table shows three significant digits (issue 13); the file keeps them all.
+    assert!((first - scores[0]).abs() <= scores[0].abs() * 0.005, "{first} vs {}", scores[0]);
     assert!(text(&fresh.stderr).contains("averaged over 6 checkpoints"));
     assert!(text(&ranked.stderr).contains("ranked by the score column of"));
     // One model with labels: the reference is named, and --reference label is offered.
@@ -327,7 +328,8 @@ fn sharded_and_resumed_checkpoint_runs_equal_the_uninterrupted_one_byte_for_byte
     assert_eq!(done.status.code(), Some(130), "{}", text(&done.stderr));
     assert!(!shard0.exists(), "the shard finished before the signal; make it longer");
     let kept = rows(&partial);
-    assert!(kept < n / 2 && kept % 4 == 0, "whole batches only: {kept}");
+    // Batches of ⌈4 / 3⌉ = 2 samples (every checkpoint scores each batch).
+    assert!(kept < n / 2 && kept.is_multiple_of(2), "whole batches only: {kept}");
     Command::new(&bin)
         .args(&args)
         .args(["--shard", "0/2", "--resume", "--quiet", "--out"])

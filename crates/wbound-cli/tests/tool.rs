@@ -37,7 +37,8 @@ fn digits(case: &str, n: usize) -> (Vec<f32>, Vec<i64>) {
 fn score_csv(model: &str, inputs: &Path, extra: &[&str]) -> Vec<String> {
     let mut cmd = wbound();
     cmd.args(["score", "--threads", "2", "--model"]).arg(fixture(model)).arg("--inputs").arg(inputs).args(extra);
-    stdout(&mut cmd).lines().skip(1).map(|l| l.split(',').skip(1).collect::<Vec<_>>().join(",")).collect()
+    // The columns after the index, up to final_class (an image folder's rows add its `path`).
+    stdout(&mut cmd).lines().skip(1).map(|l| l.split(',').skip(1).take(6).collect::<Vec<_>>().join(",")).collect()
 }
 
 #[test]
@@ -184,13 +185,22 @@ fn top_k_returns_the_k_highest_scores_of_a_full_run_in_order() {
             .arg("--inputs")
             .arg(fixture("mlp/x.npy")),
     );
-    let got: Vec<(f64, usize)> = table
+    let got: Vec<(String, usize)> = table
         .lines()
         .skip(1)
         .map(|l| l.split_whitespace().collect::<Vec<_>>())
-        .map(|f| (f[2].parse().unwrap(), f[1].parse().unwrap()))
+        .map(|f| (f[2].to_string(), f[1].parse().unwrap()))
         .collect();
-    assert_eq!(got, rows[..15].to_vec());
+    let indices = |r: &[(f64, usize)]| r.iter().map(|r| r.1).collect::<Vec<_>>();
+    assert_eq!(got.iter().map(|g| g.1).collect::<Vec<_>>(), indices(&rows[..15]));
+    // Three significant digits (`-6.04e-02`, not `-0.060384934389248926`), in aligned columns.
+    for ((text, _), (exact, _)) in got.iter().zip(&rows) {
+        assert_eq!(text.len(), 9, "{text}");
+        assert!((text.parse::<f64>().unwrap() - exact).abs() <= exact.abs() * 0.005, "{text} vs {exact}");
+    }
+    // The status, the last column, starts at the same place on every line.
+    let widths: Vec<usize> = table.lines().map(|l| l.rfind(' ').unwrap()).collect();
+    assert!(widths.windows(2).all(|w| w[0] == w[1]), "{table}");
     let asc = stdout(
         wbound()
             .args(["top-k", "-k", "3", "--order", "ascending", "--model"])
@@ -232,9 +242,13 @@ fn top_k_grid_holds_k_tiles() {
     let msg = String::from_utf8(out.stderr).unwrap();
     assert!(msg.contains("7 tiles (3 columns x 3 rows"), "{msg}");
     let img = image::open(&png).unwrap().to_rgb8();
-    let (tw, th) = (img.width() / 3, img.height() / 3);
+    // "tiles of WxH px", below the key.
+    let size = msg.split("tiles of ").nth(1).and_then(|t| t.split(" px").next()).unwrap();
+    let (tw, th) = size.split_once('x').map(|(w, h)| (w.parse::<u32>().unwrap(), h.parse::<u32>().unwrap())).unwrap();
+    let top = img.height() - 3 * th;
+    assert!(top > 20, "the key sits above the tiles: {top} px");
     let painted = |t: u32| {
-        let (x0, y0) = ((t % 3) * tw, (t / 3) * th);
+        let (x0, y0) = ((t % 3) * tw, top + (t / 3) * th);
         (x0..x0 + tw).any(|x| (y0..y0 + th).any(|y| img.get_pixel(x, y).0 != [255, 255, 255]))
     };
     assert!((0..7).all(painted), "a tile is empty");
@@ -285,7 +299,8 @@ fn outputs_in_every_format_appear_only_when_complete() {
     let mut names: Vec<String> =
         std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
-    assert_eq!(names, ["s.csv", "s.jsonl", "s.npy"]);
+    // Each with its settings, for a later --resume to check.
+    assert_eq!(names, ["s.csv", "s.csv.run", "s.jsonl", "s.jsonl.run", "s.npy", "s.npy.run"]);
     let err = fails(&mut run(&csv, &[]), 2);
     assert!(err.contains("--force"), "{err}");
     run(&csv, &["--force"]).assert().success();

@@ -27,7 +27,14 @@ impl Model {
     /// Reads and imports an `.onnx` file (and the external data files beside it, if it has any).
     pub fn load(path: impl AsRef<Path>) -> Result<Model> {
         let path = path.as_ref();
-        let model = crate::onnx::read(path)?;
+        let hinted = |e: Error| match (e, exporter_hint(path)) {
+            (Error::File { cause, .. }, Some(hint)) if matches!(*cause, Error::OnnxFormat(_)) => match *cause {
+                Error::OnnxFormat(msg) => Error::OnnxFormat(format!("{msg}; {hint}")).in_file(path),
+                other => other.in_file(path),
+            },
+            (e, _) => e,
+        };
+        let model = crate::onnx::read(path).map_err(hinted)?;
         Ok(Model { graph: crate::onnx::graph_from_proto(&model).map_err(|e| e.in_file(path))? })
     }
 
@@ -129,4 +136,27 @@ impl Model {
         let mut ws = engine.workspace();
         Ok(engine.forward(&mut ws, x).to_vec())
     }
+}
+
+/// What to do with a framework's own model file (by its extension) that is not ONNX: the exporter
+/// that turns it into ONNX.
+fn exporter_hint(path: &Path) -> Option<&'static str> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "safetensors" => {
+            "this looks like a weight file (a state_dict): pass it with --weights W.safetensors next to the model's \
+             ONNX file (--model model.onnx), or wbound.score(model, x, y, weights=[...]) in Python"
+        }
+        "pt" | "pth" | "ckpt" | "bin" => {
+            "this looks like a PyTorch checkpoint, which wbound cannot read: export the model to ONNX with \
+             torch.onnx.export(model, x[:1], \"model.onnx\", dynamic_axes={\"x\": {0: \"N\"}}, ...) or \
+             wbound.Model.from_torch (README: Bring your own model)"
+        }
+        "h5" | "keras" | "pb" | "tflite" => {
+            "this looks like a Keras/TensorFlow model, which wbound cannot read: export it to ONNX with tf2onnx \
+             (python -m tf2onnx.convert --saved-model DIR --output model.onnx, or tf2onnx.convert.from_keras) or \
+             wbound.Model.from_keras (README: Bring your own model)"
+        }
+        _ => return None,
+    })
 }

@@ -4,7 +4,7 @@
 //!
 //! | format | reader | sample shape | labels |
 //! | --- | --- | --- | --- |
-//! | `.npy` | [`npy::read_dataset`] | `shape[1..]` | [`npy::read_labels`] from a second file |
+//! | `.npy` | [`npy::read_dataset`] | `shape[1..]` | [`labels::read`] (`.npy` or IDX) from a second file |
 //! | `.npz` | [`npz::read_dataset`] | `shape[1..]` | [`npz::read_labels`] from another key |
 //! | MNIST IDX (`*-ubyte`, `*-ubyte.gz`) | [`idx::read_dataset`] | `[1, rows, cols]` | the matching `*-labels-idx1-ubyte` file |
 //! | CIFAR-10 binary batches (`*.bin`) | [`cifar::read_dataset`] | `[3, 32, 32]` | in the file |
@@ -37,6 +37,7 @@ pub mod csv;
 mod dtype;
 pub mod idx;
 pub mod images;
+pub mod labels;
 pub mod npy;
 pub mod npz;
 mod preprocess;
@@ -133,7 +134,7 @@ impl ArrayDataset {
     /// Wraps `data`, a whole number of samples of shape `shape`.
     pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Result<ArrayDataset> {
         let len: usize = shape.iter().product();
-        if len == 0 || data.len() % len != 0 {
+        if len == 0 || !data.len().is_multiple_of(len) {
             return Err(Error::Data(format!(
                 "{} values are not a whole number of samples of shape {shape:?}",
                 data.len()
@@ -368,6 +369,9 @@ pub struct LoadedData {
     pub class_names: Option<Vec<String>>,
     /// Whether the samples are images (IDX, CIFAR, image folders).
     pub is_image: bool,
+    /// Each sample's file relative to the folder read (`cat/001.png`), for image folders; `None`
+    /// for formats that hold every sample in one file.
+    pub files: Option<Vec<PathBuf>>,
 }
 
 /// Reads a data set, choosing the reader by `options.format` or else by the file name, then
@@ -395,6 +399,7 @@ pub fn open(path: &Path, options: &OpenOptions) -> Result<LoadedData> {
     if resize.is_some() && format != Format::Images {
         return Err(misplaced("resizing", "image folders"));
     }
+    let mut files = None;
     let (dataset, class_names) = match format {
         Format::Npy => (npy::read_dataset(path)?, None),
         Format::Npz => (npz::read_dataset(path, options.key.as_deref())?, None),
@@ -402,6 +407,8 @@ pub fn open(path: &Path, options: &OpenOptions) -> Result<LoadedData> {
         Format::Cifar => (cifar::read_dataset(path)?, Some(cifar::CLASS_NAMES.iter().map(|s| s.to_string()).collect())),
         Format::Images => {
             let folder = images::read_folder(path, resize)?;
+            let relative = |f: &PathBuf| f.strip_prefix(path).map_or_else(|_| f.clone(), Path::to_path_buf);
+            files = Some(folder.files.iter().map(relative).collect());
             (folder.dataset, Some(folder.class_names))
         }
         Format::Csv => (csv::read_dataset(path, options.label_column.as_deref())?, None),
@@ -411,7 +418,7 @@ pub fn open(path: &Path, options: &OpenOptions) -> Result<LoadedData> {
         None => dataset,
     };
     let is_image = dataset.image_layout().is_some();
-    Ok(LoadedData { dataset, class_names, is_image })
+    Ok(LoadedData { dataset, class_names, is_image, files })
 }
 
 /// The gzip magic bytes.

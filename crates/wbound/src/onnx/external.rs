@@ -61,3 +61,58 @@ pub fn inline(model: &mut ModelProto, dir: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onnx::proto::{GraphProto, StringStringEntryProto, TensorProto};
+    use proptest::prelude::*;
+
+    fn model(offset: &str, length: Option<&str>) -> ModelProto {
+        let entry = |k: &str, v: &str| StringStringEntryProto { key: k.into(), value: v.into() };
+        let mut external_data = vec![entry("location", "w.bin"), entry("offset", offset)];
+        external_data.extend(length.map(|l| entry("length", l)));
+        let t = TensorProto {
+            name: "w".into(),
+            dims: vec![2],
+            data_type: 1,
+            data_location: 1,
+            external_data,
+            ..Default::default()
+        };
+        ModelProto { graph: Some(GraphProto { initializer: vec![t], ..Default::default() }), ..Default::default() }
+    }
+
+    proptest! {
+        /// Any offset and length, inside the file or not, gives the bytes in range or an error, never a panic.
+        #[test]
+        fn any_range_is_read_or_refused(file_len in 0usize..64, offset in 0usize..80, length in proptest::option::of(0usize..80)) {
+            let dir = tempfile::tempdir().unwrap();
+            let data: Vec<u8> = (0..file_len as u8).collect();
+            std::fs::write(dir.path().join("w.bin"), &data).unwrap();
+            let mut m = model(&offset.to_string(), length.map(|l| l.to_string()).as_deref());
+            let fits = offset <= file_len && length.is_none_or(|l| offset + l <= file_len);
+            match inline(&mut m, dir.path()) {
+                Ok(()) => {
+                    prop_assert!(fits);
+                    let end = length.map_or(file_len, |l| offset + l);
+                    prop_assert_eq!(&m.graph.unwrap().initializer[0].raw_data, &data[offset..end]);
+                }
+                Err(e) => {
+                    prop_assert!(!fits);
+                    prop_assert!(e.to_string().contains("outside 'w.bin'"), "{}", e);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_range_that_is_not_a_number_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("w.bin"), [0u8; 8]).unwrap();
+        let err = inline(&mut model("-1", None), dir.path()).unwrap_err().to_string();
+        assert!(err.contains("offset '-1' is not a number"), "{err}");
+        let err = inline(&mut model("0", Some("18446744073709551615")), dir.path()).unwrap_err().to_string();
+        assert!(err.contains("outside 'w.bin'"), "{err}");
+    }
+}
