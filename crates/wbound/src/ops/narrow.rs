@@ -167,25 +167,25 @@ mod tests {
     use super::super::gemm::Strides;
     use super::*;
 
-    /// matrixmultiply's result, bit for bit.
-    fn packed(m: usize, k: usize, n: usize, a: &[f32], la: Strides, b: &[f32], beta: f32, c: &mut [f32]) {
+    /// matrixmultiply's result of `p`, bit for bit.
+    fn packed(p: &mut Product) {
         // SAFETY: the buffers hold the matrices at these strides.
         unsafe {
             matrixmultiply::sgemm(
-                m,
-                k,
-                n,
-                1.0,
-                a.as_ptr(),
-                la.rs as isize,
-                la.cs as isize,
-                b.as_ptr(),
-                n as isize,
-                1,
-                beta,
-                c.as_mut_ptr(),
-                n as isize,
-                1,
+                p.m,
+                p.k,
+                p.n,
+                p.alpha,
+                p.a.as_ptr(),
+                p.la.rs as isize,
+                p.la.cs as isize,
+                p.b.as_ptr(),
+                p.lb.rs as isize,
+                p.lb.cs as isize,
+                p.beta,
+                p.c.as_mut_ptr(),
+                p.lc.rs as isize,
+                p.lc.cs as isize,
             )
         }
     }
@@ -199,10 +199,10 @@ mod tests {
             for la in [Strides::row_major(k), Strides::col_major(m)] {
                 for beta in [0.0, 1.0, 0.37] {
                     let init: Vec<f32> = (0..m * n).map(|v| (v as f32 * 0.31).sin()).collect();
-                    let mut want = init.clone();
-                    packed(m, k, n, &a, la, &b, beta, &mut want);
-                    let mut got = init.clone();
                     let lb = Strides::row_major(n);
+                    let mut want = init.clone();
+                    packed(&mut Product { m, k, n, alpha: 1.0, a: &a, la, b: &b, lb, beta, c: &mut want, lc: lb });
+                    let mut got = init.clone();
                     let mut p = Product { m, k, n, alpha: 1.0, a: &a, la, b: &b, lb, beta, c: &mut got, lc: lb };
                     if !product(&mut p) {
                         return; // no AVX-512 here
