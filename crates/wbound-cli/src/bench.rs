@@ -184,8 +184,8 @@ fn print_table(config: &BenchConfig, runs: &[SeedRun]) {
     if let Some(first) = runs.first().filter(|r| !r.suggestions.is_empty()) {
         let rules: Vec<String> = (0..first.suggestions.len())
             .map(|j| {
-                let s = Summary::of(&runs.iter().map(|r| r.suggestions[j].1).collect::<Vec<_>>());
-                format!("{} {:.3} ± {:.3}", first.suggestions[j].0, s.mean, s.std)
+                let values: Vec<f64> = runs.iter().map(|r| r.suggestions[j].1).collect();
+                format!("{} {}", first.suggestions[j].0, figure(&values))
             })
             .collect();
         println!("suggested label = true label on the flipped samples (wb-ckpt): {}", rules.join(", "));

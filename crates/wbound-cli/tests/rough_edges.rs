@@ -299,13 +299,13 @@ fn r13_bench_one_seed_has_no_spread_and_the_legend_has_aurocs() {
                 "--epochs",
                 "30",
                 "--methods",
-                "wb,wb-label,loss",
+                "wb,wb-label,loss,wb-ckpt",
             ])
             .args(["--threads", "2", "--plot"])
             .arg(&plot),
     );
     assert!(!out.contains('±'), "{out}");
-    assert!(out.contains("1 seed"), "{out}");
+    assert!(out.contains("1 seed") && out.contains("suggested label = true label"), "{out}");
     let svg = std::fs::read_to_string(&plot).unwrap();
     assert!(svg.contains("(AUROC 0."), "no AUROC in the legend");
     assert!(svg.matches("<rect").count() < 10, "text drawn as rectangles");
