@@ -188,6 +188,7 @@ fn r13_framework_model_files_name_their_exporter() {
         ("net.pt", &b"PK\x03\x04\x14\x00\x00\x00\x08\x00archive/data.pkl"[..], "torch.onnx.export"),
         ("net.pth", &b"\x80\x02ctorch._utils"[..], "torch.onnx.export"),
         ("net.h5", &b"\x89HDF\r\n\x1a\n\x00\x00\x00\x00"[..], "tf2onnx"),
+        ("net.safetensors", &b"\x0e\x00\x00\x00\x00\x00\x00\x00{\"fc.w\": 1234}"[..], "--weights"),
     ] {
         let model = dir.path().join(name);
         std::fs::write(&model, bytes).unwrap();

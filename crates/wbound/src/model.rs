@@ -139,7 +139,11 @@ impl Model {
 fn exporter_hint(path: &Path) -> Option<&'static str> {
     let ext = path.extension()?.to_str()?.to_ascii_lowercase();
     Some(match ext.as_str() {
-        "pt" | "pth" | "ckpt" | "bin" | "safetensors" => {
+        "safetensors" => {
+            "this looks like a safetensors weight file, which holds weights but no network: give the model as ONNX \
+             and these weights with --weights (Python: weights=) (README: Checkpoints)"
+        }
+        "pt" | "pth" | "ckpt" | "bin" => {
             "this looks like a PyTorch checkpoint, which wbound cannot read: export the model to ONNX with \
              torch.onnx.export(model, x[:1], \"model.onnx\", dynamic_axes={\"x\": {0: \"N\"}}, ...) or \
              wbound.Model.from_torch (README: Bring your own model)"
