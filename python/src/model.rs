@@ -49,7 +49,8 @@ impl PyModel {
             (b.to_vec(), None)
         } else {
             let path: PathBuf = source.extract()?;
-            let bytes = std::fs::read(&path).map_err(|cause| to_py(Error::Io { path: path.clone(), cause }))?;
+            // Tensors kept in files beside the model (external data) are read into its bytes.
+            let bytes = onnx::read_bytes(&path).map_err(to_py)?;
             (bytes, Some(path))
         };
         source.py().detach(|| PyModel::load(bytes, path)).map_err(to_py)

@@ -1,7 +1,7 @@
 # Type stubs of the native module wbound._wbound (python/src/*.rs); tests/test_stubs.py checks
 # that every signature here is the one the module has at run time.
 import os
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -75,7 +75,7 @@ class TopKSelector:
 class CheckpointCalculator:
     def __new__(
         cls,
-        models: list[Model],
+        models: Sequence[Model],
         *,
         steps: int,
         early_steps: Optional[int],

@@ -182,13 +182,12 @@ fn print_table(config: &BenchConfig, runs: &[SeedRun]) {
         println!("{line}");
     }
     if let Some(first) = runs.first().filter(|r| !r.suggestions.is_empty()) {
-        let rules: Vec<String> = (0..first.suggestions.len())
-            .map(|j| {
-                let values: Vec<f64> = runs.iter().map(|r| r.suggestions[j].1).collect();
-                format!("{} {}", first.suggestions[j].0, figure(&values))
-            })
-            .collect();
-        println!("suggested label = true label on the flipped samples (wb-ckpt): {}", rules.join(", "));
+        println!("suggested label (wb-ckpt)     true label of the flipped    label kept on the clean");
+        for (j, rule) in first.suggestions.iter().enumerate() {
+            let flipped: Vec<f64> = runs.iter().map(|r| r.suggestions[j].flipped_true).collect();
+            let clean: Vec<f64> = runs.iter().map(|r| r.suggestions[j].clean_kept).collect();
+            println!("  {:<27} {:>15}    {:>15}", rule.rule.to_string(), figure(&flipped), figure(&clean));
+        }
     }
 }
 
@@ -217,10 +216,16 @@ fn report(config: &BenchConfig, runs: &[SeedRun]) -> Value {
     }
     let mut suggestions = Map::new();
     if let Some(first) = runs.first() {
-        for (j, (rule, _)) in first.suggestions.iter().enumerate() {
-            let values: Vec<f64> = runs.iter().map(|r| r.suggestions[j].1).collect();
-            let s = Summary::of(&values);
-            suggestions.insert(rule.to_string(), json!({"mean": s.mean, "std": s.std, "per_seed": values}));
+        for (j, rule) in first.suggestions.iter().enumerate() {
+            let figure = |f: fn(&wbound::bench::suggest::SuggestionRun) -> f64| {
+                let values: Vec<f64> = runs.iter().map(|r| f(&r.suggestions[j])).collect();
+                let s = Summary::of(&values);
+                json!({"mean": s.mean, "std": s.std, "per_seed": values})
+            };
+            suggestions.insert(
+                rule.rule.to_string(),
+                json!({"flipped_true_label": figure(|r| r.flipped_true), "clean_label_kept": figure(|r| r.clean_kept)}),
+            );
         }
     }
     let seeds: Vec<Value> = runs
@@ -256,7 +261,7 @@ fn report(config: &BenchConfig, runs: &[SeedRun]) -> Value {
             "methods": config.methods.iter().map(|m: &Method| m.name()).collect::<Vec<_>>(),
         },
         "methods": methods,
-        "suggested_label_accuracy_on_flipped": suggestions,
+        "suggested_label": suggestions,
         "seeds": seeds,
     })
 }

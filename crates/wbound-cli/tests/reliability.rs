@@ -161,7 +161,7 @@ fn ctrl_c_stops_promptly_and_resume_finishes_byte_identical() {
     assert_eq!(done.status.code(), Some(130), "{err}");
     assert!(!out.exists(), "the run finished before the signal; make it longer");
     let kept = rows(&partial);
-    assert!(kept < 600 && kept % 4 == 0, "whole batches only: {kept}");
+    assert!(kept < 600 && kept.is_multiple_of(4), "whole batches only: {kept}");
     assert!(err.contains(&format!("interrupted: {kept} of 600 samples are in")) && err.contains("--resume"), "{err}");
     // Promptly: the samples in progress finish (a few ms each), the rest of the 600 are not scored.
     assert!(stopped_in < Duration::from_secs(5), "{stopped_in:?}");

@@ -306,7 +306,7 @@ fn r13_bench_one_seed_has_no_spread_and_the_legend_has_aurocs() {
             .arg(&plot),
     );
     assert!(!out.contains('±'), "{out}");
-    assert!(out.contains("1 seed") && out.contains("suggested label = true label"), "{out}");
+    assert!(out.contains("1 seed") && out.contains("suggested label (wb-ckpt)"), "{out}");
     let svg = std::fs::read_to_string(&plot).unwrap();
     assert!(svg.contains("(AUROC 0."), "no AUROC in the legend");
     assert!(svg.matches("<rect").count() < 10, "text drawn as rectangles");

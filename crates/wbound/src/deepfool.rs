@@ -65,6 +65,21 @@ impl Norm {
             Norm::Linf => d.map(f64::abs).fold(0.0, f64::max),
         }
     }
+
+    /// [`Norm::distance`]`(a, b)` (the same bits: the same sums in the same order), setting `a`
+    /// to `b` in the same pass: the end of a sample's search reads its moved weights once.
+    pub fn distance_and_reset(self, a: &mut [f32], b: &[f32]) -> f64 {
+        let d = a.iter_mut().zip(b).map(|(x, &y)| {
+            let v = f64::from(*x) - f64::from(y);
+            *x = y;
+            v
+        });
+        match self {
+            Norm::L2 => d.map(|v| v * v).sum::<f64>().sqrt(),
+            Norm::L1 => d.map(f64::abs).sum(),
+            Norm::Linf => d.map(f64::abs).fold(0.0, f64::max),
+        }
+    }
 }
 
 impl fmt::Display for Norm {
@@ -416,10 +431,15 @@ impl DeepFool {
             forward(ws, &space, logits);
         };
         let w0 = &engine.selection().w0;
+        // Set when the distance pass also put the trained weights back.
+        let mut reset = false;
         let mut distance = match (status, &space) {
             (Status::Stuck, _) => f64::INFINITY,
             (Status::NonFinite | Status::InvalidInput, _) => f64::NAN,
-            (_, Space::Weights) => self.norm.distance(&ws.w, w0),
+            (_, Space::Weights) => {
+                reset = true;
+                self.norm.distance_and_reset(&mut ws.w, w0)
+            }
             (_, Space::Input(xa)) => self.norm.distance(xa, x),
         };
         // Weights that overflowed while the logits stayed finite (a dead unit behind them): the
@@ -431,7 +451,9 @@ impl DeepFool {
             Status::NonFinite
         };
         let final_class = argmax(logits);
-        ws.w.copy_from_slice(w0);
+        if !reset {
+            ws.w.copy_from_slice(w0);
+        }
         let score = match goal {
             Goal::Towards(_) => distance,
             // `0 − d` rather than `−d`: a zero distance scores 0, not −0.

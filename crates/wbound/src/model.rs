@@ -24,14 +24,18 @@ pub struct Model {
 }
 
 impl Model {
-    /// Reads and imports an `.onnx` file.
+    /// Reads and imports an `.onnx` file (and the external data files beside it, if it has any).
     pub fn load(path: impl AsRef<Path>) -> Result<Model> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), cause: source })?;
-        Model::from_bytes(&bytes).map_err(|e| match (&e, exporter_hint(path)) {
-            (Error::OnnxFormat(msg), Some(hint)) => Error::OnnxFormat(format!("{msg}; {hint}")).in_file(path),
-            _ => e.in_file(path),
-        })
+        let hinted = |e: Error| match (e, exporter_hint(path)) {
+            (Error::File { cause, .. }, Some(hint)) if matches!(*cause, Error::OnnxFormat(_)) => match *cause {
+                Error::OnnxFormat(msg) => Error::OnnxFormat(format!("{msg}; {hint}")).in_file(path),
+                other => other.in_file(path),
+            },
+            (e, _) => e,
+        };
+        let model = crate::onnx::read(path).map_err(hinted)?;
+        Ok(Model { graph: crate::onnx::graph_from_proto(&model).map_err(|e| e.in_file(path))? })
     }
 
     /// Imports an ONNX model from its bytes.
@@ -140,8 +144,8 @@ fn exporter_hint(path: &Path) -> Option<&'static str> {
     let ext = path.extension()?.to_str()?.to_ascii_lowercase();
     Some(match ext.as_str() {
         "safetensors" => {
-            "this looks like a safetensors weight file, which holds weights but no network: give the model as ONNX \
-             and these weights with --weights (Python: weights=) (README: Checkpoints)"
+            "this looks like a weight file (a state_dict): pass it with --weights W.safetensors next to the model's \
+             ONNX file (--model model.onnx), or wbound.score(model, x, y, weights=[...]) in Python"
         }
         "pt" | "pth" | "ckpt" | "bin" => {
             "this looks like a PyTorch checkpoint, which wbound cannot read: export the model to ONNX with \

@@ -538,3 +538,66 @@ fn identity_copies_of_an_initializer_are_parameters_of_their_own() {
     assert!(names.contains(&"fc1.bias") && names.contains(&"fc2.bias"), "{names:?}");
     assert_eq!(model.num_trainable(), 4 + 4 + 2 + 2);
 }
+
+/// The reference MLP with every initializer moved to `data.bin` beside `model.onnx` in `dir`
+/// (as torch.onnx's dynamo exporter stores them), each at its offset.
+fn with_external_data(dir: &std::path::Path, location: &str) -> std::path::PathBuf {
+    use prost::Message;
+    use wbound::onnx::proto::StringStringEntryProto;
+    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/mlp/model.onnx")).unwrap();
+    let mut model = wbound::onnx::decode(&bytes).unwrap();
+    let mut data = Vec::new();
+    for t in &mut model.graph.as_mut().unwrap().initializer {
+        let raw = if t.raw_data.is_empty() {
+            t.float_data.iter().flat_map(|v| v.to_le_bytes()).collect()
+        } else {
+            std::mem::take(&mut t.raw_data)
+        };
+        t.float_data.clear();
+        let entry = |k: &str, v: String| StringStringEntryProto { key: k.into(), value: v };
+        t.external_data = vec![
+            entry("location", location.into()),
+            entry("offset", data.len().to_string()),
+            entry("length", raw.len().to_string()),
+        ];
+        t.data_location = 1;
+        data.extend(raw);
+    }
+    std::fs::write(dir.join("data.bin"), data).unwrap();
+    let path = dir.join("model.onnx");
+    std::fs::write(&path, model.encode_to_vec()).unwrap();
+    path
+}
+
+#[test]
+fn external_data_beside_the_model_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = with_external_data(dir.path(), "data.bin");
+    let inline = Model::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/mlp/model.onnx")).unwrap();
+    let external = Model::load(&path).unwrap();
+    let x = vec![0.5; inline.input_len()];
+    assert_eq!(external.logits(&x).unwrap(), inline.logits(&x).unwrap());
+    for (a, b) in inline.tensors().iter().zip(external.tensors()) {
+        assert_eq!((&a.name, &a.data), (&b.name, &b.data));
+    }
+    // From bytes alone the data file cannot be found: the error says to load the file.
+    let err = Model::from_bytes(&std::fs::read(&path).unwrap()).unwrap_err().to_string();
+    assert!(err.contains("external file, which is read only when the model is loaded from its file"), "{err}");
+    // A missing data file is named.
+    std::fs::remove_file(dir.path().join("data.bin")).unwrap();
+    let err = Model::load(&path).unwrap_err().to_string();
+    assert!(err.contains("data.bin") && err.contains("No such file"), "{err}");
+}
+
+#[test]
+fn external_data_outside_the_model_folder_or_the_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = with_external_data(dir.path(), "../data.bin");
+    let err = Model::load(&path).unwrap_err().to_string();
+    assert!(err.contains("outside the model's folder"), "{err}");
+    let path = with_external_data(dir.path(), "data.bin");
+    let data = std::fs::read(dir.path().join("data.bin")).unwrap();
+    std::fs::write(dir.path().join("data.bin"), &data[..data.len() / 2]).unwrap();
+    let err = Model::load(&path).unwrap_err().to_string();
+    assert!(err.contains("are outside 'data.bin'") && err.contains("does not belong to this model"), "{err}");
+}

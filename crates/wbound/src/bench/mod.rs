@@ -26,7 +26,6 @@ pub use datasets::BenchData;
 pub use methods::{Method, RunSettings};
 pub use train::{Arch, TrainConfig, Trained};
 
-use crate::checkpoints::SuggestRule;
 use crate::data::{ArrayDataset, Dataset};
 use crate::error::{Error, Result};
 use noise::Rng;
@@ -232,8 +231,8 @@ pub struct SeedRun {
     /// In the order of [`BenchConfig::methods`].
     pub methods: Vec<MethodRun>,
     /// With `wb-ckpt`: how often each suggested-label rule gives the true label of a flipped
-    /// sample, default rule first.
-    pub suggestions: Vec<(SuggestRule, f64)>,
+    /// sample and keeps the label of a clean one, default rule first.
+    pub suggestions: Vec<suggest::SuggestionRun>,
     /// The training set with its noisy labels.
     pub train_set: ArrayDataset,
 }

@@ -60,12 +60,12 @@ impl Checkpoints {
     /// ([`weights::read`] and [`crate::onnx::weights::apply`]).
     pub fn with_weights(model: impl AsRef<Path>, weight_files: &[PathBuf]) -> Result<Checkpoints> {
         let model = model.as_ref();
-        let bytes = std::fs::read(model).map_err(|cause| Error::Io { path: model.to_path_buf(), cause })?;
-        let base = Model::from_bytes(&bytes).map_err(|e| e.in_file(model))?;
+        let proto = crate::onnx::read(model)?;
+        let base = Model::from_graph(crate::onnx::graph_from_proto(&proto).map_err(|e| e.in_file(model))?);
         let mut models = Vec::with_capacity(weight_files.len());
         for file in weight_files {
             let set = weights::read(file)?;
-            let graph = crate::onnx::graph_with_weights(&bytes, &set).map_err(|e| e.in_file(file))?;
+            let graph = crate::onnx::graph_with_weights(&proto, &set).map_err(|e| e.in_file(file))?;
             weights::check_covered(&base, &set).map_err(|e| e.in_file(file))?;
             models.push((file.display().to_string(), Model::from_graph(graph)));
         }

@@ -119,3 +119,20 @@ mod tests {
         assert!(err.contains("not a safetensors file") && err.contains("save_file(model.state_dict()"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Arbitrary bytes, and arbitrary bytes after a plausible header length, are read or refused,
+        /// never a panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256), header in 0u64..300) {
+            let _ = super::parse(&bytes);
+            let mut framed = header.to_le_bytes().to_vec();
+            framed.extend(&bytes);
+            let _ = super::parse(&framed);
+        }
+    }
+}

@@ -18,8 +18,8 @@ pub const CLASS_NAMES: [&str; 10] =
 
 /// Splits CIFAR-10 bytes into labels and pixels (appended to `labels` and `data`).
 fn parse(bytes: &[u8], labels: &mut Vec<i64>, data: &mut Vec<f32>) -> Result<()> {
-    if bytes.is_empty() || bytes.len() % RECORD_BYTES != 0 {
-        let hint = if !bytes.is_empty() && bytes.len() % (RECORD_BYTES + 1) == 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD_BYTES) {
+        let hint = if !bytes.is_empty() && bytes.len().is_multiple_of(RECORD_BYTES + 1) {
             " (records of 3074 bytes look like CIFAR-100, which wbound does not read)"
         } else {
             " (truncated, or not a CIFAR-10 binary batch?)"

@@ -134,7 +134,7 @@ impl ArrayDataset {
     /// Wraps `data`, a whole number of samples of shape `shape`.
     pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Result<ArrayDataset> {
         let len: usize = shape.iter().product();
-        if len == 0 || data.len() % len != 0 {
+        if len == 0 || !data.len().is_multiple_of(len) {
             return Err(Error::Data(format!(
                 "{} values are not a whole number of samples of shape {shape:?}",
                 data.len()

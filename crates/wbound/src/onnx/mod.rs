@@ -14,6 +14,7 @@
 
 mod attr;
 mod builder;
+pub mod external;
 mod import;
 mod ops;
 pub mod proto;
@@ -40,25 +41,53 @@ use prost::Message;
 
 /// Decodes an ONNX model from its bytes and builds its graph.
 pub fn graph_from_bytes(bytes: &[u8]) -> Result<Graph> {
-    let model = proto::ModelProto::decode(bytes)
-        .map_err(|e| Error::OnnxFormat(format!("protobuf decoding failed ({e}); is this an .onnx file?")))?;
-    import::build(&model)
+    import::build(&decode(bytes)?)
+}
+
+/// Decodes an ONNX model from its bytes.
+pub fn decode(bytes: &[u8]) -> Result<proto::ModelProto> {
+    proto::ModelProto::decode(bytes)
+        .map_err(|e| Error::OnnxFormat(format!("protobuf decoding failed ({e}); is this an .onnx file?")))
+}
+
+/// Reads an `.onnx` file, with the tensors it keeps in files beside it ([`external`]).
+pub fn read(path: &std::path::Path) -> Result<proto::ModelProto> {
+    let bytes = std::fs::read(path).map_err(|cause| Error::Io { path: path.to_path_buf(), cause })?;
+    let mut model = decode(&bytes).map_err(|e| e.in_file(path))?;
+    if external::has_external(&model) {
+        let dir = path.parent().unwrap_or(std::path::Path::new("."));
+        external::inline(&mut model, dir).map_err(|e| e.in_file(path))?;
+    }
+    Ok(model)
+}
+
+/// The bytes of an `.onnx` file, with the tensors it keeps in files beside it read in (the file's
+/// own bytes when it has none).
+pub fn read_bytes(path: &std::path::Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).map_err(|cause| Error::Io { path: path.to_path_buf(), cause })?;
+    match decode(&bytes) {
+        Ok(m) if external::has_external(&m) => Ok(read(path)?.encode_to_vec()),
+        _ => Ok(bytes),
+    }
+}
+
+/// Builds the graph of a decoded model.
+pub fn graph_from_proto(model: &proto::ModelProto) -> Result<Graph> {
+    import::build(model)
 }
 
 /// The ONNX bytes of `bytes` with the initializers named in `weights` replaced
 /// ([`weights::apply`]).
 pub fn with_weights(bytes: &[u8], weights: &weights::WeightSet) -> Result<Vec<u8>> {
-    let mut model = proto::ModelProto::decode(bytes)
-        .map_err(|e| Error::OnnxFormat(format!("protobuf decoding failed ({e}); is this an .onnx file?")))?;
+    let mut model = decode(bytes)?;
     weights::apply(&mut model, weights)?;
     Ok(model.encode_to_vec())
 }
 
 /// Decodes an ONNX model, replaces its initializers named in `weights` ([`weights::apply`]) and
 /// builds its graph.
-pub fn graph_with_weights(bytes: &[u8], weights: &weights::WeightSet) -> Result<Graph> {
-    let mut model = proto::ModelProto::decode(bytes)
-        .map_err(|e| Error::OnnxFormat(format!("protobuf decoding failed ({e}); is this an .onnx file?")))?;
+pub fn graph_with_weights(model: &proto::ModelProto, weights: &weights::WeightSet) -> Result<Graph> {
+    let mut model = model.clone();
     weights::apply(&mut model, weights)?;
     import::build(&model)
 }

@@ -79,7 +79,8 @@ fn element_count(dims: &[i64], what: &str) -> Result<(Vec<usize>, usize)> {
 pub fn decode(t: &TensorProto, what: &str) -> Result<ConstTensor> {
     if t.data_location == 1 {
         return Err(Error::OnnxFormat(format!(
-            "{what} stores its data in an external file; save the model with all tensors inside it \
+            "{what} stores its data in an external file, which is read only when the model is loaded from its \
+             file (the data file beside it); or save the model with all tensors inside it \
              (onnx.save_model(model, path, save_as_external_data=False))"
         )));
     }

@@ -7,11 +7,15 @@
 //! Backward: `dcols = W_gᵀ · δ_g`, folded back onto the input (col2im); weight gradient
 //! `∂W_g = δ_g · cols_gᵀ`, bias gradient `Σ_t δ[c, t]`.
 
-use super::gemm::{gemm, Layout};
+use super::gemm::{gemm, Product, Strides};
 use super::gram;
 
 /// Largest backward (floats of all rows' columns and cotangents) done as one product.
 const SMALL_BACKWARD: usize = 1 << 16;
+/// At most this many output positions, the backward of all rows is one product whatever its size:
+/// row by row, each `[K, cout_g] · [cout_g, T]` product would pack the whole weight for a few
+/// columns (ResNet-18's last three stages at 32×32 have T = 16, 4 and 1).
+const FEW_POSITIONS: usize = 16;
 use super::{DualNorm, GradSink, Norms, Weights};
 use crate::tensor::TensorId;
 
@@ -172,19 +176,19 @@ impl Conv {
                     *d = x.get(i as usize).copied().unwrap_or(0.0);
                 }
             }
-            gemm(
-                cout_g,
-                kd,
-                t,
-                1.0,
-                &weight[g * cout_g * kd..],
-                Layout::row_major(kd),
-                cg,
-                Layout::row_major(t),
-                0.0,
-                &mut y[g * cout_g * t..(g + 1) * cout_g * t],
-                Layout::row_major(t),
-            );
+            gemm(Product {
+                m: cout_g,
+                k: kd,
+                n: t,
+                alpha: 1.0,
+                a: &weight[g * cout_g * kd..],
+                la: Strides::row_major(kd),
+                b: cg,
+                lb: Strides::row_major(t),
+                beta: 0.0,
+                c: &mut y[g * cout_g * t..(g + 1) * cout_g * t],
+                lc: Strides::row_major(t),
+            });
         }
         if let Some(b) = self.bias {
             for (plane, &bv) in y.chunks_exact_mut(t).zip(w.get(b)) {
@@ -194,19 +198,21 @@ impl Conv {
     }
 
     /// `dcols = W_gᵀ · δ_g`, then col2im onto each row's `dx` (the runs walked once for all rows).
-    /// Small layers take all `m` rows in one product (the rows' cotangents gathered side by side
-    /// as `[cout_g, m·T]`: one call instead of `m`); large ones go row by row, so that a row's
-    /// columns stay in cache for the col2im (one product was measured 40% slower on a 32×32 CNN).
+    /// Small layers and those with few output positions take all `m` rows in one product (the
+    /// rows' cotangents gathered side by side as `[cout_g, m·T]`: one call, and one packing of the
+    /// weight, instead of `m`); large ones go row by row, so that a row's columns stay in cache
+    /// for the col2im (one product was measured 40% slower on a 32×32 CNN). Either way each value
+    /// has the same bits: the kernel sums over `cout_g` in the same order whatever the columns.
     pub(crate) fn backward(&self, w: &Weights, m: usize, dy: &[f32], dx: &mut [f32], scratch: &mut [f32]) {
         let (kd, t) = (self.kdim(), self.t());
         let cout_g = self.cout / self.group;
         let in_len = self.cin * self.plane();
         let weight = w.get(self.weight);
-        let together = m * t * (kd + cout_g) <= SMALL_BACKWARD;
+        let together = m * t * (kd + cout_g) <= SMALL_BACKWARD || t <= FEW_POSITIONS;
         let (dcols, side) = scratch[..m * t * (kd + cout_g)].split_at_mut(m * kd * t);
         // Where row r's column `col` (= kd_row · T + position) of dcols lives.
         let at = |r: usize, col: usize| if together { (col / t) * m * t + r * t + col % t } else { r * kd * t + col };
-        let lw = Layout::row_major(kd).t();
+        let lw = Strides::row_major(kd).t();
         for g in 0..self.group {
             let wg = &weight[g * cout_g * kd..];
             if together {
@@ -216,13 +222,37 @@ impl Conv {
                         side[(c * m + r) * t..(c * m + r + 1) * t].copy_from_slice(&dy[from..from + t]);
                     }
                 }
-                let lt = Layout::row_major(m * t);
-                gemm(kd, cout_g, m * t, 1.0, wg, lw, side, lt, 0.0, dcols, lt);
+                let lt = Strides::row_major(m * t);
+                gemm(Product {
+                    m: kd,
+                    k: cout_g,
+                    n: m * t,
+                    alpha: 1.0,
+                    a: wg,
+                    la: lw,
+                    b: side,
+                    lb: lt,
+                    beta: 0.0,
+                    c: dcols,
+                    lc: lt,
+                });
             } else {
                 for r in 0..m {
                     let dyr = &dy[r * self.cout * t + g * cout_g * t..];
-                    let lt = Layout::row_major(t);
-                    gemm(kd, cout_g, t, 1.0, wg, lw, dyr, lt, 0.0, &mut dcols[r * kd * t..(r + 1) * kd * t], lt);
+                    let (lt, c) = (Strides::row_major(t), &mut dcols[r * kd * t..(r + 1) * kd * t]);
+                    gemm(Product {
+                        m: kd,
+                        k: cout_g,
+                        n: t,
+                        alpha: 1.0,
+                        a: wg,
+                        la: lw,
+                        b: dyr,
+                        lb: lt,
+                        beta: 0.0,
+                        c,
+                        lc: lt,
+                    });
                 }
             }
             if together && !self.targets.is_empty() {
@@ -272,19 +302,19 @@ impl Conv {
             sink(self.weight, 0, kept);
         } else if w.is_selected(self.weight) {
             for g in 0..self.group {
-                gemm(
-                    cout_g,
-                    t,
-                    kd,
-                    1.0,
-                    &dy[g * cout_g * t..],
-                    Layout::row_major(t),
-                    &cols[g * kd * t..],
-                    Layout::row_major(t).t(),
-                    0.0,
-                    &mut gw[g * cout_g * kd..(g + 1) * cout_g * kd],
-                    Layout::row_major(kd),
-                );
+                gemm(Product {
+                    m: cout_g,
+                    k: t,
+                    n: kd,
+                    alpha: 1.0,
+                    a: &dy[g * cout_g * t..],
+                    la: Strides::row_major(t),
+                    b: &cols[g * kd * t..],
+                    lb: Strides::row_major(t).t(),
+                    beta: 0.0,
+                    c: &mut gw[g * cout_g * kd..(g + 1) * cout_g * kd],
+                    lc: Strides::row_major(kd),
+                });
             }
             sink(self.weight, 0, gw);
         }
@@ -333,13 +363,25 @@ impl Conv {
                 // column-major views of the row-major [kd, t] and [cout_g, t] blocks.
                 for g in 0..self.group {
                     let (a, d) = (&cols[g * kd * t..], &dy[g * cout_g * t..]);
-                    let l = Layout::col_major(t);
+                    let l = Strides::col_major(t);
                     gram::add_sq_norms(t, kd, a, l, cout_g, d, l, self.cout * t, 1.0, scratch, &mut out[..m]);
                 }
             } else {
                 let gw = &mut keep[..m * self.cout * kd];
-                let lc = Layout::row_major(t).t();
-                gemm(m * self.cout, t, kd, 1.0, dy, Layout::row_major(t), cols, lc, 0.0, gw, Layout::row_major(kd));
+                let (la, lb, lc) = (Strides::row_major(t), Strides::row_major(t).t(), Strides::row_major(kd));
+                gemm(Product {
+                    m: m * self.cout,
+                    k: t,
+                    n: kd,
+                    alpha: 1.0,
+                    a: dy,
+                    la,
+                    b: cols,
+                    lb,
+                    beta: 0.0,
+                    c: gw,
+                    lc,
+                });
                 for (g, o) in gw.chunks_exact(self.cout * kd).zip(out.iter_mut()) {
                     q.add(o, g);
                 }

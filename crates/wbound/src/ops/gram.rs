@@ -5,7 +5,7 @@
 //! instead of a `K × N` gradient. That wins when `T` is small against `K` and `N` — always for a
 //! dense layer on one sample (`T = 1`: `‖a‖² ‖δ‖²`), and for late convolutions on small maps.
 
-use super::gemm::{gemm, Layout};
+use super::gemm::{gemm, Product, Strides};
 use super::lanes::dot64;
 
 /// Multiply-adds of the Gram route for `m` rows, to compare with materialising (`m·T·K·N`).
@@ -21,20 +21,21 @@ pub fn add_sq_norms(
     t: usize,
     k: usize,
     a: &[f32],
-    la: Layout,
+    la: Strides,
     n: usize,
     dys: &[f32],
-    ld: Layout,
+    ld: Strides,
     block: usize,
     scale: f64,
     scratch: &mut [f32],
     out: &mut [f64],
 ) {
     let (ga, gd) = scratch[..2 * t * t].split_at_mut(t * t);
-    gemm(t, k, t, 1.0, a, la, a, la.t(), 0.0, ga, Layout::row_major(t));
+    let lg = Strides::row_major(t);
+    gemm(Product { m: t, k, n: t, alpha: 1.0, a, la, b: a, lb: la.t(), beta: 0.0, c: ga, lc: lg });
     for (r, o) in out.iter_mut().enumerate() {
         let d = &dys[r * block..];
-        gemm(t, n, t, 1.0, d, ld, d, ld.t(), 0.0, gd, Layout::row_major(t));
+        gemm(Product { m: t, k: n, n: t, alpha: 1.0, a: d, la: ld, b: d, lb: ld.t(), beta: 0.0, c: gd, lc: lg });
         *o += scale * dot64(ga, gd);
     }
 }

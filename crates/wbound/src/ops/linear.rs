@@ -8,7 +8,7 @@
 //! norm has the Gram form `alpha² Σ_{r,r'} (x_r·x_r')(δ_r·δ_r')`, which for one row (`rows = 1`,
 //! the common per-sample case) is `alpha² ‖x‖² ‖δ‖²`: no `k × n` gradient is ever built.
 
-use super::gemm::{gemm, gemm_by_rows, Layout};
+use super::gemm::{gemm, gemm_by_rows, Product, Strides};
 use super::gram;
 use super::{GradSink, Weights};
 use crate::tensor::TensorId;
@@ -44,10 +44,10 @@ pub struct Linear {
 }
 
 impl Linear {
-    fn w_layout(&self) -> Layout {
+    fn w_strides(&self) -> Strides {
         match self.layout {
-            WeightLayout::KN => Layout::row_major(self.n),
-            WeightLayout::NK => Layout::col_major(self.k),
+            WeightLayout::KN => Strides::row_major(self.n),
+            WeightLayout::NK => Strides::col_major(self.k),
         }
     }
 
@@ -66,12 +66,13 @@ impl Linear {
     /// once for all of them.
     pub(crate) fn forward(&self, w: &Weights, x: &[f32], y: &mut [f32], samples: usize) {
         let (r, k, n) = (self.rows, self.k, self.n);
-        let (lx, ly, weight) = (Layout::row_major(k), Layout::row_major(n), w.get(self.weight));
+        let (la, lb, lc, alpha) = (Strides::row_major(k), self.w_strides(), Strides::row_major(n), self.alpha);
+        let b = w.get(self.weight);
         if r == 1 {
-            gemm_by_rows(samples, k, n, self.alpha, x, lx, weight, self.w_layout(), 0.0, y, ly);
+            gemm_by_rows(Product { m: samples, k, n, alpha, a: x, la, b, lb, beta: 0.0, c: y, lc });
         } else {
-            for (xs, ys) in x.chunks_exact(r * k).zip(y.chunks_exact_mut(r * n)).take(samples) {
-                gemm(r, k, n, self.alpha, xs, lx, weight, self.w_layout(), 0.0, ys, ly);
+            for (a, c) in x.chunks_exact(r * k).zip(y.chunks_exact_mut(r * n)).take(samples) {
+                gemm(Product { m: r, k, n, alpha, a, la, b, lb, beta: 0.0, c, lc });
             }
         }
         if let Some(b) = &self.bias {
@@ -90,19 +91,19 @@ impl Linear {
         // dx = alpha · dy · Wᵀ, all m cotangent rows (each `rows × n`) in one product.
         let (k, n) = (self.k, self.n);
         let rows = m * self.rows;
-        gemm(
-            rows,
-            n,
-            k,
-            self.alpha,
-            dy,
-            Layout::row_major(n),
-            w.get(self.weight),
-            self.w_layout().t(),
-            1.0,
-            dx,
-            Layout::row_major(k),
-        );
+        gemm(Product {
+            m: rows,
+            k: n,
+            n: k,
+            alpha: self.alpha,
+            a: dy,
+            la: Strides::row_major(n),
+            b: w.get(self.weight),
+            lb: self.w_strides().t(),
+            beta: 1.0,
+            c: dx,
+            lc: Strides::row_major(k),
+        });
     }
 
     pub(crate) fn param_grad(&self, w: &Weights, x: &[f32], dy: &[f32], scratch: &mut [f32], sink: &mut GradSink) {
@@ -110,7 +111,8 @@ impl Linear {
         if w.is_selected(self.weight) {
             let g = &mut scratch[..k * n];
             // ∂W = alpha · xᵀ · δ, written in the weight's own storage order.
-            gemm(k, r, n, self.alpha, x, Layout::row_major(k).t(), dy, Layout::row_major(n), 0.0, g, self.w_layout());
+            let (la, lb, lc) = (Strides::row_major(k).t(), Strides::row_major(n), self.w_strides());
+            gemm(Product { m: k, k: r, n, alpha: self.alpha, a: x, la, b: dy, lb, beta: 0.0, c: g, lc });
             sink(self.weight, 0, g);
         }
         if let Some(b) = self.bias.as_ref().filter(|b| w.is_selected(b.tensor)) {
@@ -143,7 +145,7 @@ impl Linear {
         }
         if w.is_selected(self.weight) {
             let alpha2 = f64::from(self.alpha) * f64::from(self.alpha);
-            let (ld, lx) = (Layout::row_major(n), Layout::row_major(k));
+            let (ld, lx) = (Strides::row_major(n), Strides::row_major(k));
             gram::add_sq_norms(r, k, x, lx, n, dy, ld, r * n, alpha2, scratch, &mut out[..m]);
         }
         if let Some(b) = self.bias.as_ref().filter(|b| w.is_selected(b.tensor)) {

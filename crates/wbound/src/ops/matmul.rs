@@ -5,7 +5,7 @@
 //! the batches an operand is broadcast to. A product with a constant right operand is a dense
 //! layer ([`Linear`](super::Linear)), whose weight is a parameter.
 
-use super::gemm::{gemm, Layout};
+use super::gemm::{gemm, Product, Strides};
 
 /// A batched product of the node's two dynamic inputs.
 #[derive(Debug, Clone)]
@@ -31,19 +31,8 @@ impl MatMul {
         let (m, k, n) = (self.m, self.k, self.n);
         for (bi, (&ao, &bo)) in self.a_off.iter().zip(&self.b_off).enumerate() {
             let c = &mut y[bi * m * n..(bi + 1) * m * n];
-            gemm(
-                m,
-                k,
-                n,
-                1.0,
-                &a[ao..],
-                Layout::row_major(k),
-                &b[bo..],
-                Layout::row_major(n),
-                0.0,
-                c,
-                Layout::row_major(n),
-            );
+            let (la, lb) = (Strides::row_major(k), Strides::row_major(n));
+            gemm(Product { m, k, n, alpha: 1.0, a: &a[ao..], la, b: &b[bo..], lb, beta: 0.0, c, lc: lb });
         }
     }
 
@@ -59,24 +48,14 @@ impl MatMul {
                 let dc = &dyr[bi * m * n..];
                 if input == 0 {
                     // dA = dC · Bᵀ: [m, n] · [n, k].
-                    let (lb, ld) = (Layout::row_major(n).t(), Layout::row_major(n));
-                    gemm(m, n, k, 1.0, dc, ld, &b[bo..], lb, 1.0, &mut dxr[ao..], Layout::row_major(k));
+                    let (la, lb, lc) = (Strides::row_major(n), Strides::row_major(n).t(), Strides::row_major(k));
+                    let (b, c) = (&b[bo..], &mut dxr[ao..]);
+                    gemm(Product { m, k: n, n: k, alpha: 1.0, a: dc, la, b, lb, beta: 1.0, c, lc });
                 } else {
                     // dB = Aᵀ · dC: [k, m] · [m, n].
-                    let la = Layout::row_major(k).t();
-                    gemm(
-                        k,
-                        m,
-                        n,
-                        1.0,
-                        &a[ao..],
-                        la,
-                        dc,
-                        Layout::row_major(n),
-                        1.0,
-                        &mut dxr[bo..],
-                        Layout::row_major(n),
-                    );
+                    let (la, lb) = (Strides::row_major(k).t(), Strides::row_major(n));
+                    let (a, c) = (&a[ao..], &mut dxr[bo..]);
+                    gemm(Product { m: k, k: m, n, alpha: 1.0, a, la, b: dc, lb, beta: 1.0, c, lc: lb });
                 }
             }
         }

@@ -24,6 +24,7 @@ pub mod gram;
 pub mod lanes;
 pub mod linear;
 pub mod matmul;
+mod narrow;
 pub mod pool;
 pub mod reduce;
 pub mod remap;

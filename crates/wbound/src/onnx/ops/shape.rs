@@ -168,7 +168,7 @@ fn reshape_target(ctx: &NodeCtx, s: &[usize], target: &[i64], allowzero: bool) -
     }
     let known = out.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).unwrap_or(0);
     if let Some(i) = infer {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(ctx.err(format!("cannot reshape {s:?} into {target:?}")));
         }
         out[i] = total / known;
