@@ -148,7 +148,8 @@ pub struct RunArgs {
     #[arg(long, default_value = "all", value_name = "all|last|GLOB")]
     pub params: ParamSelection,
 
-    /// Samples per batch (memory holds one batch of inputs).
+    /// Samples per batch (memory holds one batch of inputs; with K checkpoints a batch holds
+    /// ⌈B / K⌉ samples, each scored by every checkpoint).
     #[arg(long, default_value_t = 256, value_name = "B", value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_size: u64,
 

@@ -328,7 +328,8 @@ fn sharded_and_resumed_checkpoint_runs_equal_the_uninterrupted_one_byte_for_byte
     assert_eq!(done.status.code(), Some(130), "{}", text(&done.stderr));
     assert!(!shard0.exists(), "the shard finished before the signal; make it longer");
     let kept = rows(&partial);
-    assert!(kept < n / 2 && kept.is_multiple_of(4), "whole batches only: {kept}");
+    // Batches of ⌈4 / 3⌉ = 2 samples (every checkpoint scores each batch).
+    assert!(kept < n / 2 && kept.is_multiple_of(2), "whole batches only: {kept}");
     Command::new(&bin)
         .args(&args)
         .args(["--shard", "0/2", "--resume", "--quiet", "--out"])

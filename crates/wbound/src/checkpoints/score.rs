@@ -3,7 +3,8 @@
 //! the mean score, the mean margin (AUM), the mean loss and a suggested label.
 //!
 //! Checkpoints run one after the other on a batch, each with the worker threads, so memory is that
-//! of a one-model run; the results are bit-identical to single-checkpoint runs.
+//! of a one-model run; a batch holds ⌈batch size / K⌉ samples, so that it takes about as long as a
+//! one-model batch. The results are bit-identical to single-checkpoint runs.
 
 use super::suggest::{Evidence, SuggestRule};
 use super::Checkpoints;
@@ -168,12 +169,14 @@ pub struct CheckpointValues<'a> {
 impl CheckpointValues<'_> {
     fn batch(&mut self) -> Result<CheckpointBatch> {
         let start = self.next;
-        let count = self.calc.calcs[0].batch().min(self.data.len() - start);
+        // Every checkpoint scores the batch: ⌈B / K⌉ samples make a batch take about as long as
+        // one model's, so that progress and the rows written keep their pace.
+        let k = self.calc.calcs.len();
+        let count = self.calc.calcs[0].batch().div_ceil(k).min(self.data.len() - start);
         self.next += count;
         let window = Window::new(self.data, start..start + count);
         let labels = &self.data.labels().expect("validated")[start..start + count];
         let classes = self.calc.calcs[0].model().num_classes();
-        let k = self.calc.calcs.len();
         let mut rows: Vec<Row> = labels.iter().map(|&l| Row::new(l as usize, classes, k)).collect();
         let mut inputs = Vec::new();
         for (c, calc) in self.calc.calcs.iter().enumerate() {
