@@ -54,11 +54,25 @@ def cli_csv(cli: Path, *args: object) -> dict[str, list[str]]:
 
 
 def cli_top_k(cli: Path, *args: object) -> tuple[list[int], list[float]]:
-    """`wbound top-k ...`: the indices and scores of its table."""
+    """`wbound top-k ...`: the indices of its table, and their exact scores from `wbound score` with
+    the same settings (the table shows three significant digits, checked against them)."""
     out = run_cli(cli, "top-k", "--quiet", *args).stdout.splitlines()
     assert out[0].split()[:3] == ["rank", "index", "score"], out[0]
     rows = [line.split() for line in out[1:]]
-    return [int(r[1]) for r in rows], [float(r[2]) for r in rows]
+    indices = [int(r[1]) for r in rows]
+    # The same settings without top-k's own flags (-k K, --order O).
+    score_args: list[object] = []
+    flags = iter(args)
+    for a in flags:
+        if str(a) in ("-k", "--order"):
+            next(flags)
+        else:
+            score_args.append(a)
+    lines = run_cli(cli, "score", "--quiet", *score_args).stdout.splitlines()[1:]
+    exact = {int(line.split(",")[0]): float(line.split(",")[1]) for line in lines}
+    scores = [exact[i] for i in indices]
+    assert [float(r[2]) for r in rows] == pytest.approx(scores, rel=5e-3)
+    return indices, scores
 
 
 def assert_frame_equals_cli(df, columns: dict[str, list[str]]) -> None:

@@ -98,7 +98,8 @@ def test_a_wrong_sample_shape_is_a_value_error_with_both_shapes(cli):
     assert isinstance(e.value, wbound.DataError)
     assert "[63]" in str(e.value) and "[64]" in str(e.value)
     code, msg = cli_error(cli, "--model", fixture("mlp/model.onnx"), "--inputs", fixture("bad/wrong_shape.npy"))
-    assert code == 1 and msg == f"{fixture('bad/wrong_shape.npy')}: {e.value}"
+    # The CLI's message is the library's, then what to do with the CLI's flags.
+    assert code == 1 and msg.startswith(f"{fixture('bad/wrong_shape.npy')}: {e.value}; "), msg
 
 
 def test_nan_in_a_sample_names_it(cli):

@@ -184,14 +184,9 @@ fn print_table(config: &BenchConfig, runs: &[SeedRun]) {
     if let Some(first) = runs.first().filter(|r| !r.suggestions.is_empty()) {
         println!("suggested label (wb-ckpt)     true label of the flipped    label kept on the clean");
         for (j, rule) in first.suggestions.iter().enumerate() {
-            let flipped = Summary::of(&runs.iter().map(|r| r.suggestions[j].flipped_true).collect::<Vec<_>>());
-            let clean = Summary::of(&runs.iter().map(|r| r.suggestions[j].clean_kept).collect::<Vec<_>>());
-            println!(
-                "  {:<27} {:>15}    {:>15}",
-                rule.rule.to_string(),
-                format!("{:.3} ± {:.3}", flipped.mean, flipped.std),
-                format!("{:.3} ± {:.3}", clean.mean, clean.std)
-            );
+            let flipped: Vec<f64> = runs.iter().map(|r| r.suggestions[j].flipped_true).collect();
+            let clean: Vec<f64> = runs.iter().map(|r| r.suggestions[j].clean_kept).collect();
+            println!("  {:<27} {:>15}    {:>15}", rule.rule.to_string(), figure(&flipped), figure(&clean));
         }
     }
 }

@@ -73,7 +73,10 @@ pub fn run(a: &ReportArgs) -> Result<()> {
         inputs: a.data.inputs.display().to_string(),
         source,
         reference,
-        run: format!("steps {}, norm {}, params {}, eps {}", a.run.steps, a.run.norm, a.run.params, a.run.eps),
+        run: match &a.scores {
+            None => format!("steps {}, norm {}, params {}, eps {}", a.run.steps, a.run.norm, a.run.params, a.run.eps),
+            Some(_) => "those of the run that wrote the scores (a CSV does not record them)".to_string(),
+        },
     };
     let text = page(&report, &settings, &input)?;
     write_atomic(&a.out, |out| Ok(out.write_all(text.as_bytes())?))?;

@@ -301,3 +301,66 @@ fn gunzip(path: &Path) -> Vec<u8> {
         .unwrap();
     out
 }
+
+/// Checkpoints (`--model A B C …`, as `bench --save-checkpoints` writes them): the report ranks by
+/// their mean label-referenced score and shows each sample's suggested label, as `score` writes it.
+#[test]
+fn report_on_checkpoints_shows_their_suggested_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    wbound()
+        .args(["bench", "--dataset", "digits", "--train-size", "200", "--epochs", "6", "--methods", "random"])
+        .args(["--threads", "2", "--plot"])
+        .arg(dir.path().join("b.png"))
+        .arg("--save-checkpoints")
+        .arg(dir.path())
+        .assert()
+        .success();
+    let seed = dir.path().join("seed0");
+    let mut models: Vec<PathBuf> = std::fs::read_dir(&seed)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "onnx"))
+        .collect();
+    models.sort();
+    let data = |c: &mut assert_cmd::Command| {
+        c.arg("--model")
+            .args(&models)
+            .arg("--inputs")
+            .arg(seed.join("train-x.npy"))
+            .arg("--labels")
+            .arg(seed.join("train-y.npy"));
+    };
+    let csv = dir.path().join("s.csv");
+    let mut score = wbound();
+    score.args(["score", "--quiet", "--out"]).arg(&csv);
+    data(&mut score);
+    score.assert().success();
+    let html_path = dir.path().join("r.html");
+    let mut report = wbound();
+    report.args(["report", "--quiet", "--top", "10", "--out"]).arg(&html_path);
+    data(&mut report);
+    report.assert().success();
+    let text_csv = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text_csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let doc = Html::parse_document(&std::fs::read_to_string(&html_path).unwrap());
+    let head: Vec<String> = select(&doc, "#suspects th").iter().map(text).collect();
+    assert_eq!(head, ["rank", "index", "label", "prediction", "suggested", "score", "status"]);
+    let table = select(&doc, "#suspects tbody tr");
+    assert_eq!(table.len(), 10);
+    let mut best: Vec<f64> = rows.iter().map(|r| r[col("score")].parse::<f64>().unwrap()).collect();
+    best.sort_by(|a, b| b.total_cmp(a));
+    for (rank, tr) in table.iter().enumerate() {
+        let cells: Vec<String> = tr.select(&Selector::parse("td").unwrap()).map(|c| text(&c)).collect();
+        let index: usize = cells[1].parse().unwrap();
+        let row = &rows[index];
+        assert_eq!(cells[2], row[col("label")]);
+        assert_eq!(cells[3], row[col("prediction")]);
+        assert_eq!(cells[4], row[col("suggested_label")]);
+        assert_eq!(row[col("score")].parse::<f64>().unwrap(), best[rank], "rank {rank}");
+    }
+    let summary = text(&select(&doc, "#summary")[0]);
+    assert!(summary.contains("averaged over"), "{summary}");
+}

@@ -188,6 +188,7 @@ fn r13_framework_model_files_name_their_exporter() {
         ("net.pt", &b"PK\x03\x04\x14\x00\x00\x00\x08\x00archive/data.pkl"[..], "torch.onnx.export"),
         ("net.pth", &b"\x80\x02ctorch._utils"[..], "torch.onnx.export"),
         ("net.h5", &b"\x89HDF\r\n\x1a\n\x00\x00\x00\x00"[..], "tf2onnx"),
+        ("net.safetensors", &b"\x0e\x00\x00\x00\x00\x00\x00\x00{\"fc.w\": 1234}"[..], "--weights"),
     ] {
         let model = dir.path().join(name);
         std::fs::write(&model, bytes).unwrap();
@@ -299,13 +300,13 @@ fn r13_bench_one_seed_has_no_spread_and_the_legend_has_aurocs() {
                 "--epochs",
                 "30",
                 "--methods",
-                "wb,wb-label,loss",
+                "wb,wb-label,loss,wb-ckpt",
             ])
             .args(["--threads", "2", "--plot"])
             .arg(&plot),
     );
     assert!(!out.contains('±'), "{out}");
-    assert!(out.contains("1 seed"), "{out}");
+    assert!(out.contains("1 seed") && out.contains("suggested label (wb-ckpt)"), "{out}");
     let svg = std::fs::read_to_string(&plot).unwrap();
     assert!(svg.contains("(AUROC 0."), "no AUROC in the legend");
     assert!(svg.matches("<rect").count() < 10, "text drawn as rectangles");
