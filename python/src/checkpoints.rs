@@ -2,32 +2,26 @@
 //! [`wbound::CheckpointCalculator`] with the run's settings, its rows as numpy columns (the CLI's
 //! checkpoint CSV: `wbound::columns::CHECKPOINT_COLUMNS`, then `score_<k>` per checkpoint).
 
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArrayDyn};
+use numpy::{PyReadonlyArray1, PyReadonlyArrayDyn};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::PyDict;
 use wbound::checkpoints::{CheckpointCalculator, Checkpoints};
-use wbound::{CheckpointScore, Model, Norm, ParamSelection, Status, WeightsBoundaryCalculator};
+use wbound::{CheckpointScore, Model};
 
-use crate::errors::{self, to_py};
+use crate::columns::{unknown, Cells};
+use crate::errors::to_py;
 use crate::model::PyModel;
-use crate::run::{borrow, drive, Progress};
+use crate::run::{borrow, drive, Progress, Settings};
 
 /// The checkpoints and the settings of a run over them.
 #[pyclass(frozen, module = "wbound._wbound", name = "CheckpointCalculator")]
 pub struct PyCheckpoints {
     checkpoints: Arc<Checkpoints>,
-    steps: usize,
     early_steps: Option<usize>,
-    norm: Norm,
-    eps: f32,
-    params: ParamSelection,
-    batch_size: usize,
-    threads: Option<usize>,
-    skip_invalid: bool,
+    settings: Settings,
 }
 
 #[pymethods]
@@ -56,14 +50,8 @@ impl PyCheckpoints {
             .collect();
         Ok(PyCheckpoints {
             checkpoints: Arc::new(Checkpoints::new(named).map_err(to_py)?),
-            steps,
             early_steps,
-            norm: Norm::from_str(norm).map_err(|e| errors::setting("norm", e))?,
-            eps,
-            params: ParamSelection::from_str(params).unwrap_or_default(),
-            batch_size,
-            threads,
-            skip_invalid,
+            settings: Settings::new(steps, norm, eps, params, batch_size, threads, skip_invalid)?,
         })
     }
 
@@ -82,18 +70,7 @@ impl PyCheckpoints {
         let cancel = AtomicBool::new(false);
         let progress = Progress { callback: progress.as_ref(), total: Some(wbound::Dataset::len(&data)), start: 0 };
         let scores = drive(py, &cancel, &progress, |done| {
-            let base = WeightsBoundaryCalculator::new(self.checkpoints.last())
-                .step_nbr(self.steps)
-                .norm(self.norm)
-                .eps(self.eps)
-                .params(self.params.clone())
-                .batch_size(self.batch_size)
-                .skip_invalid(self.skip_invalid)
-                .cancel_flag(&cancel);
-            let base = match self.threads {
-                Some(t) => base.threads(t),
-                None => base,
-            };
+            let base = self.settings.calculator(self.checkpoints.last(), &cancel);
             let calc = CheckpointCalculator::new(&base, &self.checkpoints).early_steps(self.early_steps);
             let mut all = Vec::new();
             for batch in calc.compute(&data)? {
@@ -119,39 +96,25 @@ fn columns<'py>(
     per_checkpoint: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    let floats =
-        |f: &dyn Fn(&CheckpointScore) -> f64| scores.iter().map(f).collect::<Vec<f64>>().into_pyarray(py).into_any();
-    let ints = |f: fn(&CheckpointScore) -> i64| scores.iter().map(f).collect::<Vec<i64>>().into_pyarray(py).into_any();
-    let classes = |f: fn(&CheckpointScore) -> i64| -> PyResult<Bound<'py, PyAny>> {
-        if scores.iter().any(|s| s.status == Status::InvalidInput) {
-            let cells = scores.iter().map(|s| (s.status != Status::InvalidInput).then(|| f(s)));
-            Ok(PyList::new(py, cells)?.into_any())
-        } else {
-            Ok(ints(f))
-        }
-    };
+    let c = Cells { py, rows: scores, status: |s: &CheckpointScore| s.status };
     for &name in wbound::columns::CHECKPOINT_COLUMNS {
         let column = match name {
-            "index" => (0..scores.len() as i64).collect::<Vec<i64>>().into_pyarray(py).into_any(),
-            "score" => floats(&|s| s.score),
-            "aum" => floats(&|s| s.aum),
-            "mean_loss" => floats(&|s| s.mean_loss),
-            "label" => ints(|s| s.label as i64),
-            "prediction" => classes(|s| s.prediction as i64)?,
-            "suggested_label" => classes(|s| s.suggested_label as i64)?,
-            "final_class" => classes(|s| s.final_class as i64)?,
-            "steps" => ints(|s| s.steps as i64),
-            "status" => PyList::new(py, scores.iter().map(|s| s.status.as_str()))?.into_any(),
-            other => {
-                return Err(errors::WboundError::new_err(format!(
-                    "the output column '{other}' has no Python conversion yet; please report this as a bug"
-                )))
-            }
+            "index" => c.index(0),
+            "score" => c.floats(|s| s.score),
+            "aum" => c.floats(|s| s.aum),
+            "mean_loss" => c.floats(|s| s.mean_loss),
+            "label" => c.ints(|s| s.label as i64),
+            "prediction" => c.classes(|s| s.prediction as i64)?,
+            "suggested_label" => c.classes(|s| s.suggested_label as i64)?,
+            "final_class" => c.classes(|s| s.final_class as i64)?,
+            "steps" => c.ints(|s| s.steps as i64),
+            "status" => c.statuses()?,
+            other => return Err(unknown(other)),
         };
         d.set_item(name, column)?;
     }
     for k in 0..per_checkpoint.unwrap_or(0) {
-        d.set_item(format!("score_{}", k + 1), floats(&|s| s.scores[k]))?;
+        d.set_item(format!("score_{}", k + 1), c.floats(|s| s.scores[k]))?;
     }
     Ok(d)
 }

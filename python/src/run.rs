@@ -49,28 +49,48 @@ impl Dataset for Borrowed<'_> {
     }
 }
 
-/// The settings of a run, as the library's calculator takes them.
-#[pyclass(frozen, module = "wbound._wbound", name = "Calculator")]
-pub struct Calculator {
-    model: Arc<Model>,
+/// The DeepFool settings every run takes (one model or checkpoints), as the library's calculator
+/// takes them.
+pub(crate) struct Settings {
     steps: usize,
     norm: Norm,
     eps: f32,
     params: ParamSelection,
-    reference: Reference,
     batch_size: usize,
     threads: Option<usize>,
     skip_invalid: bool,
 }
 
-impl Calculator {
-    fn calculator<'m>(&'m self, cancel: &'m AtomicBool) -> WeightsBoundaryCalculator<'m> {
-        let calc = WeightsBoundaryCalculator::new(&self.model)
+impl Settings {
+    /// The settings from the Python arguments (the norm parsed here, the rest checked by the
+    /// library when a run starts).
+    pub(crate) fn new(
+        steps: usize,
+        norm: &str,
+        eps: f32,
+        params: &str,
+        batch_size: usize,
+        threads: Option<usize>,
+        skip_invalid: bool,
+    ) -> PyResult<Settings> {
+        Ok(Settings {
+            steps,
+            norm: Norm::from_str(norm).map_err(|e| errors::setting("norm", e))?,
+            eps,
+            params: ParamSelection::from_str(params).unwrap_or_default(),
+            batch_size,
+            threads,
+            skip_invalid,
+        })
+    }
+
+    /// The library's calculator for `model` with these settings, stopped through `cancel`.
+    pub(crate) fn calculator<'m>(&'m self, model: &'m Model, cancel: &'m AtomicBool) -> WeightsBoundaryCalculator<'m> {
+        let calc = WeightsBoundaryCalculator::new(model)
             .step_nbr(self.steps)
             .norm(self.norm)
             .eps(self.eps)
             .params(self.params.clone())
-            .reference(self.reference)
             .batch_size(self.batch_size)
             .skip_invalid(self.skip_invalid)
             .cancel_flag(cancel);
@@ -78,6 +98,20 @@ impl Calculator {
             Some(t) => calc.threads(t),
             None => calc,
         }
+    }
+}
+
+/// The settings of a one-model run.
+#[pyclass(frozen, module = "wbound._wbound", name = "Calculator")]
+pub struct Calculator {
+    model: Arc<Model>,
+    reference: Reference,
+    settings: Settings,
+}
+
+impl Calculator {
+    fn calculator<'m>(&'m self, cancel: &'m AtomicBool) -> WeightsBoundaryCalculator<'m> {
+        self.settings.calculator(&self.model, cancel).reference(self.reference)
     }
 }
 
@@ -200,14 +234,8 @@ impl Calculator {
     ) -> PyResult<Calculator> {
         Ok(Calculator {
             model: Arc::clone(&model.get().inner),
-            steps,
-            norm: Norm::from_str(norm).map_err(|e| errors::setting("norm", e))?,
-            eps,
-            params: ParamSelection::from_str(params).unwrap_or_default(),
             reference: Reference::from_str(reference).map_err(|e| errors::setting("reference", e))?,
-            batch_size,
-            threads,
-            skip_invalid,
+            settings: Settings::new(steps, norm, eps, params, batch_size, threads, skip_invalid)?,
         })
     }
 

@@ -17,6 +17,7 @@ mod numbers;
 mod output;
 mod plot;
 mod progress;
+mod ranked;
 mod report;
 mod score;
 mod scorer;

@@ -10,30 +10,18 @@
 //! module only reads, ranks and writes.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use base64::Engine as _;
-use wbound::{Dataset, Status};
+use wbound::{Dataset, Order};
 
 use crate::args::ReportArgs;
 use crate::input::{self, Input, Slice};
 use crate::numbers::sig3;
-use crate::output::{unquote, write_atomic};
-use crate::scorer::{self, Models, Scorer};
+use crate::output::write_atomic;
+use crate::ranked::{self, read_scores, Row};
+use crate::scorer::{Models, Scorer};
 use crate::{destination, grid, progress, score, usage};
-
-/// One sample's row: from a run made here or a scores CSV.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    pub index: usize,
-    pub score: f64,
-    pub status: String,
-    /// The model's prediction (`None` for a sample that was not scored, `invalid_input`).
-    pub prediction: Option<i64>,
-    /// A suggested label, where the scores CSV has a `suggested_label` column.
-    pub suggested: Option<i64>,
-}
 
 pub fn run(a: &ReportArgs) -> Result<()> {
     let html = a.out.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "html" | "htm"));
@@ -102,112 +90,12 @@ fn score_all(a: &ReportArgs, scorer: &Scorer, input: &Input) -> Result<Vec<Row>>
         let (first, batch) = batch?;
         for (i, row) in batch.iter().enumerate() {
             let index = input.range.start + first + i;
-            let scored = row.status() != Status::InvalidInput;
-            rows.push(match row {
-                scorer::Row::One(s) => Row {
-                    index,
-                    score: s.score,
-                    status: s.status.to_string(),
-                    prediction: scored.then_some(s.original_class as i64),
-                    suggested: None,
-                },
-                scorer::Row::Checkpoints(s) => Row {
-                    index,
-                    score: s.score,
-                    status: s.status.to_string(),
-                    prediction: scored.then_some(s.prediction as i64),
-                    suggested: scored.then_some(s.suggested_label as i64),
-                },
-            });
+            rows.push(Row::of(index, row));
         }
         bar.inc(batch.len() as u64);
     }
     bar.finish_and_clear();
     Ok(rows)
-}
-
-/// The rows of a scores CSV `text` (from `path`) for `input`, by the names in its header (the
-/// columns of `wbound score`, with `suggested_label` and `path` where present; `path` last), and
-/// whether it has suggested labels. Every index must be a sample of `input`, once, and a `path`
-/// cell must be that sample's file.
-pub fn read_scores(text: &str, path: &Path, input: &Input) -> Result<(Vec<Row>, bool)> {
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-    let column = |name: &str| header.iter().position(|h| *h == name);
-    let need = |name: &str| {
-        column(name).with_context(|| {
-            format!(
-                "{}: no '{name}' column; --scores takes a CSV written by wbound score (its header: {})",
-                path.display(),
-                wbound::columns::CSV_HEADER
-            )
-        })
-    };
-    let (i_index, i_score, i_status) = (need("index")?, need("score")?, need("status")?);
-    // One model's runs call the prediction original_class; checkpoint runs, prediction.
-    let i_class = match column("prediction") {
-        Some(i) => i,
-        None => need("original_class")?,
-    };
-    let i_suggested = column("suggested_label");
-    let i_path = column(crate::output::PATH_COLUMN);
-    let n = input.data.len();
-    let mut seen = vec![false; n];
-    let mut rows = Vec::new();
-    for (l, line) in lines.enumerate() {
-        let at = || format!("{} line {}", path.display(), l + 2);
-        let cells: Vec<&str> = line.splitn(header.len(), ',').collect();
-        if cells.len() != header.len() {
-            bail!("{}: {} cells for the header's {} columns", at(), cells.len(), header.len());
-        }
-        let int = |i: usize| -> Result<Option<i64>> {
-            match cells[i] {
-                "" => Ok(None),
-                c => c.parse().map(Some).with_context(|| format!("{}: '{c}' is not a class", at())),
-            }
-        };
-        let index: usize =
-            cells[i_index].parse().with_context(|| format!("{}: bad index '{}'", at(), cells[i_index]))?;
-        if index >= n {
-            bail!(
-                "{}: index {index} is outside the {n} samples of the inputs; are these the scores of another data set?",
-                at()
-            );
-        }
-        if std::mem::replace(&mut seen[index], true) {
-            bail!("{}: index {index} appears twice", at());
-        }
-        if let (Some(i), Some(file)) = (i_path, input.path(index)) {
-            let cell = unquote(cells[i]);
-            if cell != file {
-                bail!(
-                    "{}: sample {index} is {cell} in the scores but {file} in the inputs; score these inputs again",
-                    at()
-                );
-            }
-        }
-        let score =
-            cells[i_score].parse::<f64>().with_context(|| format!("{}: bad score '{}'", at(), cells[i_score]))?;
-        rows.push(Row {
-            index,
-            score,
-            status: cells[i_status].to_string(),
-            prediction: int(i_class)?,
-            suggested: i_suggested.map(int).transpose()?.flatten(),
-        });
-    }
-    if rows.is_empty() {
-        bail!("{}: no rows", path.display());
-    }
-    Ok((rows, i_suggested.is_some()))
-}
-
-/// Ranks rows as `top-k` does: by descending score, NaN last, ties to the lower index.
-fn rank(rows: &mut [Row]) {
-    rows.sort_by(|a, b| match (a.score.is_nan(), b.score.is_nan()) {
-        (false, false) => b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)),
-        (x, y) => x.cmp(&y).then(a.index.cmp(&b.index)),
-    });
 }
 
 /// What the page shows, computed from the rows.
@@ -236,9 +124,8 @@ pub struct ClassCounts {
 impl Report {
     pub fn new(mut rows: Vec<Row>, top: usize, input: &Input, num_classes: usize, suggested: bool) -> Report {
         rows.sort_by_key(|r| r.index);
-        let mut ranked = rows.clone();
-        rank(&mut ranked);
-        ranked.truncate(top);
+        let ranked = rows.clone();
+        let ranked = ranked::top(ranked, top, Order::Descending);
         Report { rows, top: ranked, labels: input.labels.clone(), num_classes, suggested }
     }
 
@@ -641,9 +528,8 @@ mod tests {
 
     #[test]
     fn ranking_is_top_k_s() {
-        let mut rows = vec![row(0, -2.0), row(1, f64::NAN), row(2, -1.0), row(3, -1.0), row(4, 0.5)];
-        rank(&mut rows);
-        let order: Vec<usize> = rows.iter().map(|r| r.index).collect();
+        let rows = vec![row(0, -2.0), row(1, f64::NAN), row(2, -1.0), row(3, -1.0), row(4, 0.5)];
+        let order: Vec<usize> = ranked::top(rows, 5, Order::Descending).iter().map(|r| r.index).collect();
         assert_eq!(order, [4, 2, 3, 0, 1]);
     }
 

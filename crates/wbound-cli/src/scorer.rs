@@ -124,12 +124,10 @@ impl<'m> Scorer<'m> {
 
     /// Writes one row as CSV, with the sample's file last where it has one.
     pub fn write(&self, out: &mut dyn Write, index: usize, row: &Row, path: Option<&str>) -> std::io::Result<()> {
-        match (row, self) {
-            (Row::One(s), _) => csv_row(out, index, s, path),
-            (Row::Checkpoints(s), Scorer::Checkpoints { per_checkpoint, .. }) => {
-                checkpoint_row(out, index, s, *per_checkpoint, path)
-            }
-            (Row::Checkpoints(s), Scorer::One(_)) => checkpoint_row(out, index, s, false, path),
+        let per_checkpoint = matches!(self, Scorer::Checkpoints { per_checkpoint: true, .. });
+        match row {
+            Row::One(s) => csv_row(out, index, s, path),
+            Row::Checkpoints(s) => checkpoint_row(out, index, s, per_checkpoint, path),
         }
     }
 

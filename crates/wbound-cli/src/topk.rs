@@ -5,30 +5,14 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use wbound::{Dataset, HasScore, Order, Status, TopKSelector};
+use wbound::{Dataset, Order};
 
 use crate::args::{OrderArg, TopKArgs};
 use crate::input::{self, Input, Slice};
-use crate::output::{is_header, parse_row};
-use crate::scorer::{Models, Scorer};
+use crate::output::is_header;
+use crate::ranked::{self, read_scores, Row};
+use crate::scorer::{self, Models, Scorer};
 use crate::{grid, score, usage};
-
-/// One ranked sample as the table and the grid show it.
-#[derive(Debug, Clone)]
-struct Shown {
-    score: f64,
-    status: String,
-    /// The model's (last checkpoint's) prediction; none for a sample not scored.
-    prediction: Option<usize>,
-    /// The suggested label of a checkpoint run.
-    suggested: Option<usize>,
-}
-
-impl HasScore for Shown {
-    fn score(&self) -> f64 {
-        self.score
-    }
-}
 
 pub fn run(a: &TopKArgs) -> Result<()> {
     if let Some(path) = &a.grid {
@@ -71,26 +55,15 @@ pub fn run(a: &TopKArgs) -> Result<()> {
             match &scorer {
                 Scorer::One(calc) => {
                     let top = calc.compute_top_k_from_training_dataset(&slice, k, order).map_err(about)?;
-                    let shown = top.scores.iter().map(|s| Shown {
-                        score: s.score,
-                        status: s.status.to_string(),
-                        prediction: (s.status != Status::InvalidInput).then_some(s.original_class),
-                        suggested: None,
-                    });
-                    (global(top.indices), shown.collect(), top.samples, how)
+                    let indices = global(top.indices);
+                    let shown = rows(&indices, top.scores.into_iter().map(scorer::Row::One));
+                    (indices, shown, top.samples, how)
                 }
                 Scorer::Checkpoints { calc, .. } => {
                     let top = calc.compute_top_k(&slice, k, order).map_err(about)?;
-                    let shown = top.scores.iter().map(|s| {
-                        let scored = s.status != Status::InvalidInput;
-                        Shown {
-                            score: s.score,
-                            status: s.status.to_string(),
-                            prediction: scored.then_some(s.prediction),
-                            suggested: scored.then_some(s.suggested_label),
-                        }
-                    });
-                    (global(top.indices), shown.collect(), top.samples, how)
+                    let indices = global(top.indices);
+                    let shown = rows(&indices, top.scores.into_iter().map(scorer::Row::Checkpoints));
+                    (indices, shown, top.samples, how)
                 }
             }
         }
@@ -107,7 +80,7 @@ pub fn run(a: &TopKArgs) -> Result<()> {
             .map(|(&index, s)| grid::Caption {
                 index,
                 label: labels.map(|l| l[index]),
-                prediction: s.prediction.map(|p| p as i64),
+                prediction: s.prediction,
                 score: s.score,
                 path: input.path(index).map(String::from),
             })
@@ -126,7 +99,7 @@ pub fn run(a: &TopKArgs) -> Result<()> {
     Ok(())
 }
 
-fn print_table(input: &Input, indices: &[usize], shown: &[Shown]) {
+fn print_table(input: &Input, indices: &[usize], shown: &[Row]) {
     let labels = input.labels.as_deref();
     let suggested = shown.iter().any(|s| s.suggested.is_some());
     let mut header = vec!["rank", "index", "score", "label", "original_class"];
@@ -139,7 +112,7 @@ fn print_table(input: &Input, indices: &[usize], shown: &[Shown]) {
     }
     let mut table = Table::new(&header);
     for (rank, (&index, s)) in indices.iter().zip(shown).enumerate() {
-        let class = |c: Option<usize>| c.map_or("-".to_string(), |c| input.class_name(c as i64));
+        let class = |c: Option<i64>| c.map_or("-".to_string(), |c| input.class_name(c));
         let mut row = vec![
             (rank + 1).to_string(),
             index.to_string(),
@@ -157,52 +130,35 @@ fn print_table(input: &Input, indices: &[usize], shown: &[Shown]) {
     table.print();
 }
 
-/// The top `k` rows of a `score` CSV (by the library's ranking rule) whose indices are in the
-/// input's range: their indices and what to show.
-fn from_file(path: &Path, input: &Input, k: usize, order: Order) -> Result<(Vec<usize>, Vec<Shown>)> {
+/// The ranked results as rows, sample `indices[i]` for the i-th.
+fn rows(indices: &[usize], results: impl Iterator<Item = scorer::Row>) -> Vec<Row> {
+    indices.iter().zip(results).map(|(&i, r)| Row::of(i, &r)).collect()
+}
+
+/// The top `k` rows of a `score` CSV (by the library's ranking rule), all of whose indices must be
+/// in the input's range: their indices and rows.
+fn from_file(path: &Path, input: &Input, k: usize, order: Order) -> Result<(Vec<usize>, Vec<Row>)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut lines = text.lines();
-    let header = lines.next().unwrap_or_default();
-    if !is_header(header) {
+    if !is_header(text.lines().next().unwrap_or_default()) {
         bail!("{}: not a wbound scores CSV (write one with `wbound score --out FILE.csv`)", path.display());
     }
-    let names: Vec<&str> = header.split(',').collect();
-    let col = |name: &str| names.iter().position(|&c| c == name);
-    let (status, prediction) = (col("status"), col("prediction").or(col("original_class")));
-    let suggested = col("suggested_label");
-    let mut top = TopKSelector::new(k, order)?;
-    let mut rows = 0;
-    for (i, line) in lines.enumerate() {
-        let what = || format!("{} line {}", path.display(), i + 2);
-        let r = parse_row(line, header, &what)?;
-        if !input.range.contains(&r.index) {
-            bail!(
-                "{}: index {} is not among the samples ranked ({}..{} of {}): rank the output of a run on the same \
-                 --inputs and --shard",
-                what(),
-                r.index,
-                input.range.start,
-                input.range.end,
-                input.data.len()
-            );
-        }
-        let score: f64 =
-            r.fields[1].parse().with_context(|| format!("{}: score '{}' is not a number", what(), r.fields[1]))?;
-        let class = |c: Option<usize>| c.and_then(|c| r.fields[c].parse::<usize>().ok());
-        let shown = Shown {
-            score,
-            status: status.map_or(String::new(), |c| r.fields[c].to_string()),
-            prediction: class(prediction),
-            suggested: class(suggested),
-        };
-        top.push(r.index, shown, &[]);
-        rows += 1;
+    let (rows, _) = read_scores(&text, path, input)?;
+    if let Some(r) = rows.iter().find(|r| !input.range.contains(&r.index)) {
+        bail!(
+            "{}: index {} is not among the samples ranked ({}..{} of {}): rank the output of a run on the same \
+             --inputs and --shard",
+            path.display(),
+            r.index,
+            input.range.start,
+            input.range.end,
+            input.data.len()
+        );
     }
-    if rows < k {
-        return Err(usage(format!("-k {k} is larger than the {rows} rows of {}", path.display())));
+    if rows.len() < k {
+        return Err(usage(format!("-k {k} is larger than the {} rows of {}", rows.len(), path.display())));
     }
-    let top = top.finish();
-    Ok((top.indices, top.scores))
+    let top = ranked::top(rows, k, order);
+    Ok((top.iter().map(|r| r.index).collect(), top))
 }
 
 /// The samples at global `indices` of the input, row-major.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 
 mod common;
-use common::{fixture, wbound, write_npy};
+use common::{fails, fixture, tiled_cnn32_inputs, wbound, write_npy};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
@@ -131,35 +131,20 @@ fn the_aggregate_is_the_mean_of_one_model_label_referenced_runs() {
 fn several_checkpoints_without_labels_or_with_the_prediction_reference_are_usage_errors() {
     let dir = tempfile::tempdir().unwrap();
     let (files, x, y) = trained(dir.path());
-    let err = text(
-        &wbound().args(["score", "--model"]).args(&files).arg("--inputs").arg(&x).assert().code(2).get_output().stderr,
-    );
+    let err = fails(wbound().args(["score", "--model"]).args(&files).arg("--inputs").arg(&x), 2);
     assert!(err.contains("6 checkpoints are scored against the labels, and there are none"), "{err}");
-    let err = text(
-        &wbound()
+    let err = fails(
+        wbound()
             .args(["score", "--reference", "prediction", "--model"])
             .args(&files)
             .arg("--inputs")
             .arg(&x)
             .arg("--labels")
-            .arg(&y)
-            .assert()
-            .code(2)
-            .get_output()
-            .stderr,
+            .arg(&y),
+        2,
     );
     assert!(err.contains("drop --reference prediction"), "{err}");
-    let err = text(
-        &wbound()
-            .args(["score", "--per-checkpoint", "--model"])
-            .arg(&files[0])
-            .arg("--inputs")
-            .arg(&x)
-            .assert()
-            .code(2)
-            .get_output()
-            .stderr,
-    );
+    let err = fails(wbound().args(["score", "--per-checkpoint", "--model"]).arg(&files[0]).arg("--inputs").arg(&x), 2);
     assert!(err.contains("apply to several checkpoints"), "{err}");
 }
 
@@ -167,19 +152,16 @@ fn several_checkpoints_without_labels_or_with_the_prediction_reference_are_usage
 fn checkpoints_of_other_architectures_are_refused_naming_the_difference() {
     let dir = tempfile::tempdir().unwrap();
     let (files, x, y) = trained(dir.path());
-    let err = text(
-        &wbound()
+    let err = fails(
+        wbound()
             .args(["score", "--model"])
             .arg(&files[0])
             .arg(fixture("mlp/model.onnx"))
             .arg("--inputs")
             .arg(&x)
             .arg("--labels")
-            .arg(&y)
-            .assert()
-            .code(1)
-            .get_output()
-            .stderr,
+            .arg(&y),
+        1,
     );
     assert!(err.contains("is not the same model as") && err.contains("node 0 is MatMul"), "{err}");
 }
@@ -271,10 +253,7 @@ fn a_checkpoint_run_writes_json_lines_and_npy() {
 /// Checkpoints of the 545k-parameter CNN (the same file three times: the mechanism is what is
 /// tested), `n` samples with labels, and the score command's arguments.
 fn slow_checkpoints(dir: &Path, n: usize) -> Vec<std::ffi::OsString> {
-    let x: Vec<f32> =
-        npyz::NpyFile::new(&std::fs::read(fixture("perf/cnn32/x.npy")).unwrap()[..]).unwrap().into_vec().unwrap();
-    let many: Vec<f32> = x.iter().copied().cycle().take(n * 32 * 32 * 3).collect();
-    write_npy(&dir.join("x.npy"), &[n as u64, 32, 32, 3], &many);
+    tiled_cnn32_inputs(&dir.join("x.npy"), n);
     let labels: Vec<i64> = (0..n as i64).map(|i| i % 10).collect();
     write_npy(&dir.join("y.npy"), &[n as u64], &labels);
     let model = fixture("perf/cnn32/model_bias.onnx");
@@ -357,15 +336,9 @@ fn sharded_and_resumed_checkpoint_runs_equal_the_uninterrupted_one_byte_for_byte
     let partial1 = dir.path().join("s1b.csv.partial");
     std::fs::write(&partial1, std::fs::read_to_string(&shard1).unwrap()).unwrap();
     std::fs::write(dir.path().join("s1b.csv.partial.run"), "other settings").unwrap();
-    let err = text(
-        &Command::new(&bin)
-            .args(&other)
-            .args(["--shard", "1/2", "--resume", "--out"])
-            .arg(dir.path().join("s1b.csv"))
-            .assert()
-            .code(2)
-            .get_output()
-            .stderr,
+    let err = fails(
+        Command::new(&bin).args(&other).args(["--shard", "1/2", "--resume", "--out"]).arg(dir.path().join("s1b.csv")),
+        2,
     );
     assert!(err.contains("was started with other settings"), "{err}");
 }
@@ -408,8 +381,8 @@ fn weight_files_score_like_the_checkpoints_they_hold() {
     // A weight file for another model lists the tensors that match nothing.
     let other = dir.path().join("other.safetensors");
     to_safetensors(&fixture("mlp/model.onnx"), &other);
-    let err = text(
-        &wbound()
+    let err = fails(
+        wbound()
             .args(["score", "--model"])
             .arg(&files[0])
             .arg("--weights")
@@ -417,25 +390,13 @@ fn weight_files_score_like_the_checkpoints_they_hold() {
             .arg("--inputs")
             .arg(&x)
             .arg("--labels")
-            .arg(&y)
-            .assert()
-            .code(1)
-            .get_output()
-            .stderr,
+            .arg(&y),
+        1,
     );
     assert!(err.contains("other.safetensors") && err.contains("match no initializer of the model"), "{err}");
-    let err = text(
-        &wbound()
-            .args(["score", "--model"])
-            .args(&files[..2])
-            .arg("--weights")
-            .arg(&weights[0])
-            .arg("--inputs")
-            .arg(&x)
-            .assert()
-            .code(2)
-            .get_output()
-            .stderr,
+    let err = fails(
+        wbound().args(["score", "--model"]).args(&files[..2]).arg("--weights").arg(&weights[0]).arg("--inputs").arg(&x),
+        2,
     );
     assert!(err.contains("--weights takes one --model"), "{err}");
 }

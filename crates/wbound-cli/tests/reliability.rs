@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 
 mod common;
-use common::{fixture, wbound, write_npy};
+use common::{fixture, tiled_cnn32_inputs, wbound, write_npy};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
@@ -109,11 +109,8 @@ fn max_memory_refuses_a_run_that_needs_more() {
 
 /// A slow run to interrupt or watch: the 545k-parameter CNN on `n` samples.
 fn slow_run(dir: &Path, n: usize, threads: &str) -> (Vec<std::ffi::OsString>, PathBuf) {
-    let x: Vec<f32> =
-        npyz::NpyFile::new(&std::fs::read(fixture("perf/cnn32/x.npy")).unwrap()[..]).unwrap().into_vec().unwrap();
-    let many: Vec<f32> = x.iter().copied().cycle().take(n * 32 * 32 * 3).collect();
     let inputs = dir.join("x.npy");
-    write_npy(&inputs, &[n as u64, 32, 32, 3], &many);
+    tiled_cnn32_inputs(&inputs, n);
     let args = vec![
         "score".into(),
         "--threads".into(),

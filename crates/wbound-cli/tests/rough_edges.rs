@@ -7,42 +7,7 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 
 mod common;
-use common::{fixture, wbound, write_npy};
-
-/// stderr of a command that must exit with `code`, checked to name no panic.
-fn fails(cmd: &mut Command, code: i32) -> String {
-    let out = cmd.assert().code(code).get_output().clone();
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
-
-fn stdout(cmd: &mut Command) -> String {
-    String::from_utf8(cmd.assert().success().get_output().stdout.clone()).unwrap()
-}
-
-/// The first `n` reference digits as an image folder of 8×8 PNGs (`class<y>/<i>.png`, file 2
-/// named with a comma), for the cnn fixture (`--scale 1/16`); returns the folder and the files in
-/// sample order.
-fn digits_folder(dir: &Path, n: usize, size: u32) -> (PathBuf, Vec<String>) {
-    let read = |f: &str| std::fs::read(fixture(f)).unwrap();
-    let x: Vec<f32> = npyz::NpyFile::new(&read("cnn/x.npy")[..]).unwrap().into_vec().unwrap();
-    let y: Vec<i64> = npyz::NpyFile::new(&read("cnn/y.npy")[..]).unwrap().into_vec().unwrap();
-    let root = dir.join("images");
-    let mut files = Vec::new();
-    for i in 0..n {
-        let class = format!("class{}", y[i]);
-        std::fs::create_dir_all(root.join(&class)).unwrap();
-        let name = if i == 2 { format!("{i:03}, copy.png") } else { format!("{i:03}.png") };
-        let px: Vec<u8> = x[i * 64..(i + 1) * 64].iter().map(|v| (v * 16.0).round() as u8).collect();
-        let img = image::GrayImage::from_raw(8, 8, px).unwrap();
-        let img = image::imageops::resize(&img, size, size, image::imageops::FilterType::Nearest);
-        img.save(root.join(&class).join(&name)).unwrap();
-        files.push(format!("{class}/{name}"));
-    }
-    files.sort();
-    (root, files)
-}
+use common::{digits_folder, fails, fixture, stdout, wbound, write_npy};
 
 fn cmd(sub: &str, model: &str, inputs: &Path) -> Command {
     let mut c = wbound();
@@ -57,6 +22,7 @@ fn cmd(sub: &str, model: &str, inputs: &Path) -> Command {
 fn r13_image_folder_paths_reach_every_output() {
     let dir = tempfile::tempdir().unwrap();
     let (root, files) = digits_folder(dir.path(), 12, 8);
+    let files: Vec<String> = files.into_iter().map(|(f, _)| f).collect();
     let csv = dir.path().join("s.csv");
     cmd("score", "cnn/model.onnx", &root).args(["--quiet", "--scale", "1/16", "--out"]).arg(&csv).assert().success();
     let text = std::fs::read_to_string(&csv).unwrap();

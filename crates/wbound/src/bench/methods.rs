@@ -21,6 +21,7 @@ use std::str::FromStr;
 
 use super::noise::Rng;
 use super::train::Trained;
+use crate::checkpoints::score::{cross_entropy, margin};
 use crate::checkpoints::{CheckpointCalculator, CheckpointScore};
 use crate::data::{ArrayDataset, Dataset};
 use crate::deepfool::Reference;
@@ -86,14 +87,14 @@ impl Method {
             Method::SampleBoundary => {
                 scores(SampleBoundaryCalculator::new(model).threads(run.threads).step_nbr(run.steps).score_all(data)?)
             }
-            Method::Loss => per_label(model, data, self, loss)?,
+            Method::Loss => per_label(model, data, self, cross_entropy)?,
             Method::Margin => per_label(model, data, self, |y, l| -margin(y, l))?,
             Method::WbCkpt => checkpoint_scores(trained, data, run)?.into_iter().map(|s| s.score).collect(),
             Method::Aum | Method::LossCkpt => {
                 let models = trained.checkpoint_models()?;
                 let mut sum = vec![0.0; data.len()];
                 for m in models.models() {
-                    let f = if self == Method::Aum { |y: &[f32], l| -margin(y, l) } else { loss };
+                    let f = if self == Method::Aum { |y: &[f32], l| -margin(y, l) } else { cross_entropy };
                     sum.iter_mut().zip(per_label(m, data, self, f)?).for_each(|(s, v)| *s += v);
                 }
                 sum.iter().map(|s| s / models.len() as f64).collect()
@@ -129,19 +130,6 @@ fn per_label(model: &Model, data: &ArrayDataset, method: Method, f: impl Fn(&[f3
     let labels = data.labels().ok_or_else(|| Error::Data(format!("{method} needs labelled data")))?;
     let logits = all_logits(model, data);
     Ok(logits.chunks_exact(model.num_classes()).zip(labels).map(|(y, &l)| f(y, l as usize)).collect())
-}
-
-/// The cross-entropy of logits `y` with label `l`.
-fn loss(y: &[f32], l: usize) -> f64 {
-    let max = y.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let lse = y.iter().map(|&v| f64::from(v - max).exp()).sum::<f64>().ln();
-    lse - f64::from(y[l] - max)
-}
-
-/// `logit_l − max_{k≠l} logit_k`.
-fn margin(y: &[f32], l: usize) -> f64 {
-    let other = y.iter().enumerate().filter(|&(k, _)| k != l).map(|(_, &v)| v);
-    f64::from(y[l] - other.fold(f32::NEG_INFINITY, f32::max))
 }
 
 /// The logits of every sample, row-major.

@@ -11,6 +11,7 @@ use safetensors::{Dtype, SafeTensors};
 use crate::error::{Error, Result};
 use crate::graph::Role;
 use crate::model::Model;
+use crate::onnx::tensor::f16_to_f32;
 use crate::onnx::weights::WeightSet;
 
 /// The float tensors of a safetensors file.
@@ -59,24 +60,6 @@ pub fn parse(bytes: &[u8]) -> Result<WeightSet> {
     Ok(set)
 }
 
-/// IEEE half to single precision.
-fn f16_to_f32(h: u16) -> f32 {
-    let sign = u32::from(h >> 15) << 31;
-    let exp = u32::from((h >> 10) & 0x1f);
-    let frac = u32::from(h & 0x3ff);
-    let bits = match (exp, frac) {
-        (0, 0) => sign,
-        (0, f) => {
-            // Subnormal: normalise.
-            let shift = f.leading_zeros() - 21;
-            sign | ((113 - shift) << 23) | (((f << shift) & 0x3ff) << 13)
-        }
-        (0x1f, f) => sign | 0x7f80_0000 | (f << 13),
-        (e, f) => sign | ((e + 112) << 23) | (f << 13),
-    };
-    f32::from_bits(bits)
-}
-
 /// An error listing the trainable parameters of `model` that `set` does not hold: scoring with
 /// them would mix the checkpoint with the model's own weights.
 pub fn check_covered(model: &Model, set: &WeightSet) -> Result<()> {
@@ -89,29 +72,17 @@ pub fn check_covered(model: &Model, set: &WeightSet) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    let shown = missing.iter().take(8).cloned().collect::<Vec<_>>().join(", ");
-    let more = if missing.len() > 8 { format!(" and {} more", missing.len() - 8) } else { String::new() };
     Err(Error::Checkpoint(format!(
-        "the weight file has no tensor for {} of the model's parameters: {shown}{more}; save the whole \
+        "the weight file has no tensor for {} of the model's parameters: {}; save the whole \
          state_dict, with the names the ONNX file has (`wbound inspect` lists them)",
-        missing.len()
+        missing.len(),
+        crate::onnx::weights::list(&missing)
     )))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn halves_convert_exactly() {
-        for (h, f) in
-            [(0x3c00u16, 1.0f32), (0xc000, -2.0), (0x3555, 0.333_251_95), (0x0001, 5.960_464_5e-8), (0x7bff, 65504.0)]
-        {
-            assert_eq!(f16_to_f32(h), f, "{h:#x}");
-        }
-        assert!(f16_to_f32(0x7e00).is_nan());
-        assert_eq!(f16_to_f32(0xfc00), f32::NEG_INFINITY);
-    }
 
     #[test]
     fn a_file_that_is_not_safetensors_says_how_to_save_one() {

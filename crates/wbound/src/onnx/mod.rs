@@ -52,23 +52,27 @@ pub fn decode(bytes: &[u8]) -> Result<proto::ModelProto> {
 
 /// Reads an `.onnx` file, with the tensors it keeps in files beside it ([`external`]).
 pub fn read(path: &std::path::Path) -> Result<proto::ModelProto> {
-    let bytes = std::fs::read(path).map_err(|cause| Error::Io { path: path.to_path_buf(), cause })?;
-    let mut model = decode(&bytes).map_err(|e| e.in_file(path))?;
-    if external::has_external(&model) {
-        let dir = path.parent().unwrap_or(std::path::Path::new("."));
-        external::inline(&mut model, dir).map_err(|e| e.in_file(path))?;
-    }
-    Ok(model)
+    Ok(read_file(path)?.0)
 }
 
 /// The bytes of an `.onnx` file, with the tensors it keeps in files beside it read in (the file's
 /// own bytes when it has none).
 pub fn read_bytes(path: &std::path::Path) -> Result<Vec<u8>> {
+    let (model, bytes) = read_file(path)?;
+    Ok(bytes.unwrap_or_else(|| model.encode_to_vec()))
+}
+
+/// The decoded model of an `.onnx` file with its external data read in, and the file's bytes when
+/// they already hold everything (no external data).
+fn read_file(path: &std::path::Path) -> Result<(proto::ModelProto, Option<Vec<u8>>)> {
     let bytes = std::fs::read(path).map_err(|cause| Error::Io { path: path.to_path_buf(), cause })?;
-    match decode(&bytes) {
-        Ok(m) if external::has_external(&m) => Ok(read(path)?.encode_to_vec()),
-        _ => Ok(bytes),
+    let mut model = decode(&bytes).map_err(|e| e.in_file(path))?;
+    if !external::has_external(&model) {
+        return Ok((model, Some(bytes)));
     }
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    external::inline(&mut model, dir).map_err(|e| e.in_file(path))?;
+    Ok((model, None))
 }
 
 /// Builds the graph of a decoded model.

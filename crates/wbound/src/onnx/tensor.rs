@@ -165,7 +165,7 @@ pub fn decode(t: &TensorProto, what: &str) -> Result<ConstTensor> {
 }
 
 /// IEEE half precision to single.
-fn f16_to_f32(h: u16) -> f32 {
+pub(crate) fn f16_to_f32(h: u16) -> f32 {
     let sign = u32::from(h >> 15) << 31;
     let exp = u32::from((h >> 10) & 0x1f);
     let frac = u32::from(h & 0x3ff);
@@ -239,5 +239,10 @@ mod tests {
         // bfloat16 1.5 = 0x3fc0.
         assert_eq!(decode(&raw(data_type::BFLOAT16, vec![0xc0, 0x3f], 1), "bf").unwrap().to_f32(), vec![1.5]);
         assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
+        for (h, f) in [(0x3c00u16, 1.0f32), (0xc000, -2.0), (0x3555, 0.333_251_95), (0x7bff, 65504.0)] {
+            assert_eq!(f16_to_f32(h), f, "{h:#x}");
+        }
+        assert!(f16_to_f32(0x7e00).is_nan());
+        assert_eq!(f16_to_f32(0xfc00), f32::NEG_INFINITY);
     }
 }

@@ -107,7 +107,7 @@ fn float_tensor(name: &str, shape: &[usize], values: &[f32]) -> TensorProto {
 }
 
 /// The first eight items, then a count of the rest.
-fn list(items: &[String]) -> String {
+pub(crate) fn list(items: &[String]) -> String {
     let mut s = items.iter().take(8).cloned().collect::<Vec<_>>().join(", ");
     if items.len() > 8 {
         s.push_str(&format!(" and {} more", items.len() - 8));
