@@ -99,11 +99,11 @@ def wb_scores_batched(model: torch.nn.Module, x: torch.Tensor, steps: int = 100,
     return (-d).numpy(), count.numpy()
 
 
-def run_wbound(case: str, x: np.ndarray, threads: int, binary: pathlib.Path) -> tuple[float, np.ndarray]:
+def run_wbound(model: str, x: np.ndarray, threads: int, binary: pathlib.Path) -> tuple[float, np.ndarray]:
+    """Seconds of ``wbound score`` on ``model`` and ``x`` as a whole process, and its scores."""
     with tempfile.TemporaryDirectory() as tmp:
         xs, out = pathlib.Path(tmp) / "x.npy", pathlib.Path(tmp) / "s.csv"
         np.save(xs, x)
-        model = DEFAULT_OUT / f"{case}.onnx"
         cmd = [str(binary), "score", "-q", "--threads", str(threads), "--model", str(model), "--inputs", str(xs),
                "--out", str(out)]
         t = time.perf_counter()
@@ -135,7 +135,7 @@ def main() -> int:
         t = time.perf_counter()
         peer, _ = wb_scores_batched(model, x, steps=args.steps)
         peer_s = time.perf_counter() - t
-        wb_s, wb = run_wbound(case, x.numpy(), args.threads, args.wbound)
+        wb_s, wb = run_wbound(str(DEFAULT_OUT / f"{case}.onnx"), x.numpy(), args.threads, args.wbound)
         rel = float(np.max(np.abs(peer - wb) / np.maximum(np.abs(wb), 1e-30)))
         n = x.shape[0]
         print(f"{case:10} {n:7d} {peer_s / n:20.3f} {wb_s / n:16.3f} {peer_s / wb_s:7.1f} {rel:27.1e}", flush=True)

@@ -68,19 +68,42 @@ impl Norm {
 
     /// [`Norm::distance`]`(a, b)` (the same bits: the same sums in the same order), setting `a`
     /// to `b` in the same pass: the end of a sample's search reads its moved weights once.
+    ///
+    /// Runs of [`UNMOVED_RUN`] weights equal to `b` bit for bit (and not NaN) are skipped: their
+    /// terms are zeros, which leave a sum of squares or of absolute values, and a max of them,
+    /// unchanged, and there is nothing to put back. An embedding table's rows of the tokens a
+    /// sample lacks are such runs.
     pub fn distance_and_reset(self, a: &mut [f32], b: &[f32]) -> f64 {
-        let d = a.iter_mut().zip(b).map(|(x, &y)| {
-            let v = f64::from(*x) - f64::from(y);
-            *x = y;
-            v
-        });
+        if a.is_empty() {
+            return self.distance(a, b);
+        }
+        // The sum starts at +0: after its first term (≥ +0) it equals `Iterator::sum`'s.
+        let mut acc = 0.0f64;
+        for (xs, ys) in a.chunks_mut(UNMOVED_RUN).zip(b.chunks(UNMOVED_RUN)) {
+            let moved =
+                xs.iter().zip(ys).fold(0u32, |m, (&x, &y)| m | (x.to_bits() ^ y.to_bits()) | u32::from(x.is_nan()));
+            if moved == 0 {
+                continue;
+            }
+            for (x, &y) in xs.iter_mut().zip(ys) {
+                let v = f64::from(*x) - f64::from(y);
+                *x = y;
+                match self {
+                    Norm::L2 => acc += v * v,
+                    Norm::L1 => acc += v.abs(),
+                    Norm::Linf => acc = acc.max(v.abs()),
+                }
+            }
+        }
         match self {
-            Norm::L2 => d.map(|v| v * v).sum::<f64>().sqrt(),
-            Norm::L1 => d.map(f64::abs).sum(),
-            Norm::Linf => d.map(f64::abs).fold(0.0, f64::max),
+            Norm::L2 => acc.sqrt(),
+            Norm::L1 | Norm::Linf => acc,
         }
     }
 }
+
+/// The run of weights [`Norm::distance_and_reset`] checks for being unmoved at once.
+const UNMOVED_RUN: usize = 64;
 
 impl fmt::Display for Norm {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -486,6 +509,63 @@ impl DeepFool {
                 }
                 w[j] += (delta / norm) as f32 * g[j].signum();
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Weights: mostly unmoved runs, some moved values, signed zeros and NaNs.
+    fn weights() -> impl Strategy<Value = (Vec<f32>, Vec<f32>)> {
+        prop::collection::vec((0u8..8, -2.0f32..2.0), 0..400).prop_map(|cells| {
+            let b: Vec<f32> = cells.iter().map(|&(_, v)| v).collect();
+            let a = cells
+                .iter()
+                .map(|&(k, v)| match k {
+                    0 => v + 0.25,
+                    1 if v == 0.0 => -0.0,
+                    1 => -v,
+                    2 => f32::NAN,
+                    _ => v,
+                })
+                .collect();
+            (a, b)
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn distance_and_reset_is_the_distance_bit_for_bit_and_resets(
+            (a, mut b) in weights(), zero_b in any::<bool>(), nan_b in any::<bool>()
+        ) {
+            if zero_b && !b.is_empty() {
+                b[0] = -0.0;
+            }
+            if nan_b && !b.is_empty() {
+                // A NaN in the trained weights too: the distance is NaN either way.
+                let i = b.len() / 2;
+                b[i] = f32::NAN;
+            }
+            for norm in [Norm::L2, Norm::L1, Norm::Linf] {
+                let expected = norm.distance(&a, &b);
+                let mut moved = a.clone();
+                let got = norm.distance_and_reset(&mut moved, &b);
+                prop_assert_eq!(got.to_bits(), expected.to_bits(), "{}", norm);
+                prop_assert!(moved.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+            }
+        }
+    }
+
+    #[test]
+    fn all_unmoved_and_empty_weights_give_the_plain_distance() {
+        let b: Vec<f32> = (0..300).map(|i| i as f32 * 0.01 - 1.0).collect();
+        for norm in [Norm::L2, Norm::L1, Norm::Linf] {
+            let mut a = b.clone();
+            assert_eq!(norm.distance_and_reset(&mut a, &b).to_bits(), norm.distance(&b, &b).to_bits());
+            assert_eq!(norm.distance_and_reset(&mut [], &[]).to_bits(), norm.distance(&[], &[]).to_bits());
         }
     }
 }

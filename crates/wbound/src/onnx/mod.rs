@@ -18,7 +18,7 @@ pub mod external;
 mod import;
 mod ops;
 pub mod proto;
-mod shapes;
+pub(crate) mod shapes;
 pub mod tensor;
 pub mod weights;
 pub mod write;

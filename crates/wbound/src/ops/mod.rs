@@ -285,7 +285,7 @@ impl Op {
             Op::Activation(o) => o.backward(p.inputs[0], p.output, m, dy, dx),
             Op::Softmax(o) => o.backward(p.output, m, dy, dx),
             Op::Remap(o) => o.backward(input, m, dy, dx),
-            Op::Binary(o) => o.backward(p.weights, p.inputs, input, m, dy, dx),
+            Op::Binary(o) => o.backward(p.weights, p.inputs, input, m, dy, dx, scratch),
             Op::MatMul(o) => o.backward(p.inputs[0], p.inputs[1], input, m, dy, dx),
             Op::Reduce(o) => o.backward(&p.aux.i, m, dy, dx),
             Op::Source(_) | Op::Embedding(_) => {}

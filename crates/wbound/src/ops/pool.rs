@@ -186,6 +186,44 @@ impl Pool {
         }
     }
 
+    /// The average pool's backward of one row for any geometry.
+    fn window_backward(&self, dy: &[f32], dx: &mut [f32]) {
+        let (hw, ohw) = (self.plane(), self.out_plane());
+        for c in 0..self.c {
+            let plane = &mut dx[c * hw..(c + 1) * hw];
+            for (p, o) in self.positions().enumerate() {
+                let n = self.window(o, |_| {});
+                if n > 0 {
+                    let share = dy[c * ohw + p] / n as f32;
+                    self.window(o, |i| plane[i] += share);
+                }
+            }
+        }
+    }
+
+    /// The average pool's backward for windows inside the input (every window holds all its
+    /// taps): each output's share added along the window's rows, outputs in the order of the
+    /// general loop, so every input value receives the same additions in the same order.
+    fn average_backward_inside(&self, dy: &[f32], dx: &mut [f32]) {
+        let (hw, ohw) = (self.plane(), self.out_plane());
+        let [kd, kh, kw] = self.kernel;
+        let [_, ih, iw] = self.input;
+        let area = (kd * kh * kw) as f32;
+        for c in 0..self.c {
+            let plane = &mut dx[c * hw..(c + 1) * hw];
+            for (p, o) in self.positions().enumerate() {
+                let share = dy[c * ohw + p] / area;
+                let base = (o[0] * self.stride[0] * ih + o[1] * self.stride[1]) * iw + o[2] * self.stride[2];
+                for a in 0..kd {
+                    for i in 0..kh {
+                        let row = base + (a * ih + i) * iw;
+                        plane[row..row + kw].iter_mut().for_each(|v| *v += share);
+                    }
+                }
+            }
+        }
+    }
+
     pub(crate) fn backward(&self, route: &[u32], m: usize, dy: &[f32], dx: &mut [f32]) {
         let (hw, ohw) = (self.plane(), self.out_plane());
         let (in_len, out_len) = (self.c * hw, self.c * ohw);
@@ -200,19 +238,8 @@ impl Pool {
                         }
                     }
                 }
-                PoolKind::Average { .. } => {
-                    for c in 0..self.c {
-                        let plane = &mut dxr[c * hw..(c + 1) * hw];
-                        for (p, o) in self.positions().enumerate() {
-                            let d = dyr[c * ohw + p];
-                            let n = self.window(o, |_| {});
-                            if n > 0 {
-                                let share = d / n as f32;
-                                self.window(o, |i| plane[i] += share);
-                            }
-                        }
-                    }
-                }
+                PoolKind::Average { .. } if self.windows_inside() => self.average_backward_inside(dyr, dxr),
+                PoolKind::Average { .. } => self.window_backward(dyr, dxr),
             }
         }
     }
@@ -247,6 +274,17 @@ mod tests {
                 p.forward_inside(&x, &mut y1, &mut r1);
                 p.forward_any(&x, &mut y2, &mut r2);
                 assert_eq!(y1, y2);
+                if let PoolKind::Average { .. } = kind {
+                    // Overlapping windows, cotangents that do not divide evenly.
+                    let dy: Vec<f32> = (0..n).map(|i| 0.1 + (i as f32 * 0.37).sin()).collect();
+                    let (mut d1, mut d2) = (vec![0.25; x.len()], vec![0.25; x.len()]);
+                    p.average_backward_inside(&dy, &mut d1);
+                    p.window_backward(&dy, &mut d2);
+                    assert_eq!(
+                        d1.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                        d2.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+                    );
+                }
                 if kind == PoolKind::Max {
                     assert_eq!(r1, r2);
                 }

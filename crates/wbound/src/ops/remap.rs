@@ -151,11 +151,22 @@ impl Remap {
 
     /// Whether every output reads a distinct input value and none reads a constant.
     pub fn is_injective(&self) -> bool {
-        let mut seen = std::collections::HashSet::with_capacity(self.idx.len());
-        (0..self.idx.len()).all(|o| match self.entry(o) {
-            Entry::Input { input, index } => seen.insert((input, index)),
-            Entry::Const(_) => false,
-        })
+        // One flag per value of each input read, sized by the highest index read from it.
+        let mut seen: Vec<Vec<bool>> = Vec::new();
+        for o in 0..self.idx.len() {
+            let Entry::Input { input, index } = self.entry(o) else { return false };
+            if seen.len() <= input {
+                seen.resize_with(input + 1, Vec::new);
+            }
+            let flags = &mut seen[input];
+            if flags.len() <= index {
+                flags.resize(index + 1, false);
+            }
+            if std::mem::replace(&mut flags[index], true) {
+                return false;
+            }
+        }
+        true
     }
 
     /// Number of dynamic inputs the map reads (one past the highest).
@@ -197,5 +208,23 @@ impl Remap {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn injective_maps_read_each_input_value_at_most_once() {
+        assert!(Remap::transpose(&[3, 4, 5], &[2, 0, 1]).is_injective());
+        assert!(Remap::concat(&[&[2, 3], &[2, 1]], 1).is_injective());
+        // The same index of two different inputs is no repeat.
+        let two = [Entry::Input { input: 1, index: 7 }, Entry::Input { input: 0, index: 7 }];
+        assert!(Remap::new(two).is_injective());
+        let repeat = [Entry::Input { input: 0, index: 2 }, Entry::Input { input: 1, index: 0 }];
+        assert!(!Remap::new(repeat.into_iter().chain([Entry::Input { input: 0, index: 2 }])).is_injective());
+        assert!(!Remap::pad(&[2, 2], &[1, 0], &[0, 0], 0.0).is_injective());
+        assert!(Remap::new([]).is_injective());
     }
 }

@@ -192,7 +192,7 @@ pub(super) fn push_binary(
         .filter_map(|(s, sh)| if let Side::Value(v) = s { Some((*v, sh.len())) } else { None })
         .max_by_key(|&(_, r)| r);
     let maps = [gather_map(&shapes[0], &out), gather_map(&shapes[1], &out)];
-    let op = Binary { kind, operands, maps, out_len: out.iter().product() };
+    let op = Binary::new(kind, operands, maps, out.iter().product());
     let rank = out.len();
     let v = match step {
         None => b.push(ctx, Op::Binary(op), inputs, out)?,
