@@ -60,7 +60,7 @@ impl Block {
         let inner = map.iter().take_while(|&&j| j == first).count();
         let mid = max as usize + 1;
         let block = Block { inner, mid };
-        let fits = first == 0 && map.len() % (inner * mid) == 0;
+        let fits = first == 0 && map.len().is_multiple_of(inner * mid);
         (fits && map.iter().enumerate().all(|(i, &j)| j as usize == block.index(i))).then_some(block)
     }
 
