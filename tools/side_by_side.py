@@ -14,7 +14,7 @@ builds the same network from them —
 - **JAX**: the same search with ``jit(vmap(jacrev))``, fixed shapes (every sample of the batch
   goes through each step; the finished ones are masked), compilation timed with the run;
 - **wbound**: ``wbound score --threads T`` on the fixture's ONNX file (``model_bias.onnx`` for
-  cnn32), as a whole process.
+  cnn32), as a whole process (the median of three runs).
 
 Each peer runs in a process of its own (TensorFlow's and XLA's LLVM cannot share one), timed from
 its first call (framework imports excluded, model building and graph tracing or compilation
@@ -24,6 +24,11 @@ the first call pays tracing and compilation, the second (warm) does not; both ar
 seconds per sample, the first against wbound's whole process on the same samples, the second
 against wbound's cost per sample beyond its start-up (a run on the samples ten times over, less
 the run on them once, per extra sample), with the largest relative score difference from wbound.
+
+One large model joins them when ``tools/make_large_models.py`` has written it: torchvision's
+ResNet-18 at 32×32 (11.2 M parameters), with the torch.func peer on the torch module itself and
+the JAX peer on a JAX transcription of it (``resnet18_jax``, checked against the module's
+logits); influenciae needs a Keras model and sits that case out.
 
 Usage::
 
@@ -69,6 +74,60 @@ CASES = {
     ),
 }
 PEERS = ("influenciae", "torch.func", "jax")
+# Large models of tools/make_large_models.py with a JAX transcription, and their samples.
+LARGE = {"resnet18": 4}
+
+
+def resnet18_jax(model):
+    """A JAX forward of torchvision's ResNet-18 (``eval()``: BatchNorm with its running
+    statistics) and the module's parameters by name; the statistics stay fixed."""
+    import jax
+    import jax.numpy as jnp
+
+    params = {k: np.asarray(v.detach()) for k, v in model.named_parameters()}
+    stats = {k: jnp.asarray(v.detach().numpy()) for k, v in model.named_buffers() if v.dtype.is_floating_point}
+
+    def conv(x, w, stride, pad):
+        return jax.lax.conv_general_dilated(x, w, (stride, stride), [(pad, pad), (pad, pad)],
+                                            dimension_numbers=("NCHW", "OIHW", "NCHW"))
+
+    def bn(x, p, name):
+        scale = jax.lax.rsqrt(stats[f"{name}.running_var"] + 1e-5) * p[f"{name}.weight"]
+        shift = p[f"{name}.bias"] - stats[f"{name}.running_mean"] * scale
+        return x * scale[:, None, None] + shift[:, None, None]
+
+    def forward(p, x):
+        x = jax.nn.relu(bn(conv(x, p["conv1.weight"], 2, 3), p, "bn1"))
+        x = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 1, 3, 3), (1, 1, 2, 2),
+                                  ((0, 0), (0, 0), (1, 1), (1, 1)))
+        for layer in range(1, 5):
+            for block in range(2):
+                pre = f"layer{layer}.{block}"
+                stride = 2 if layer > 1 and block == 0 else 1
+                h = jax.nn.relu(bn(conv(x, p[f"{pre}.conv1.weight"], stride, 1), p, f"{pre}.bn1"))
+                h = bn(conv(h, p[f"{pre}.conv2.weight"], 1, 1), p, f"{pre}.bn2")
+                if f"{pre}.downsample.0.weight" in p:
+                    x = bn(conv(x, p[f"{pre}.downsample.0.weight"], stride, 0), p, f"{pre}.downsample.1")
+                x = jax.nn.relu(h + x)
+        return x.mean(axis=(2, 3)) @ p["fc.weight"].T + p["fc.bias"]
+
+    return forward, params
+
+
+def run_large(peer: str, case: str, n: int, threads: int) -> np.ndarray:
+    """One peer's scores of the first ``n`` samples of a large model."""
+    import torch
+    from make_large_models import build
+    from peer_torch_func import wb_scores_batched
+
+    model, x = build(case)
+    x = x[:n]
+    if peer == "torch.func":
+        torch.set_num_threads(threads)
+        return wb_scores_batched(model, x)[0]
+    set_xla_threads(threads)
+    forward, params = resnet18_jax(model)
+    return wb_scores_jax(forward, params, x.numpy())[0]
 
 
 def load(case: str) -> tuple[list, dict[str, np.ndarray], np.ndarray, pathlib.Path]:
@@ -229,9 +288,13 @@ def wb_scores_jax(forward, params: dict[str, np.ndarray], x: np.ndarray, steps: 
     return -d, np.asarray(count)
 
 
-def run_jax(layers, weights, x, threads: int) -> np.ndarray:
+def set_xla_threads(threads: int) -> None:
     os.environ.setdefault("XLA_FLAGS", f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
                                        f"intra_op_parallelism_threads={threads}")
+
+
+def run_jax(layers, weights, x, threads: int) -> np.ndarray:
+    set_xla_threads(threads)
     scores, _ = wb_scores_jax(jax_forward(layers), weights, x)
     return scores
 
@@ -244,7 +307,7 @@ def run_wbound(model: pathlib.Path, x: np.ndarray, threads: int, binary: pathlib
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("cases", nargs="*", help="some of " + ", ".join(CASES) + " (default: all)")
+    ap.add_argument("cases", nargs="*", help="some of " + ", ".join([*CASES, *LARGE]) + " (default: all)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--samples", type=int, help="samples per case (default: 300 for mlp and cnn, 16 for cnn32)")
     ap.add_argument("--only", default=",".join(PEERS), help="the peers to run, comma-separated")
@@ -258,30 +321,52 @@ def main() -> int:
             ap.error(f"unknown peer {p!r}: one of {', '.join(PEERS)}")
     runners = {"influenciae": run_influenciae, "torch.func": run_torch, "jax": run_jax}
     if args.as_peer:
-        layers, weights, x, _ = load(args.cases[0])
-        x = x[: args.samples or CASES[args.cases[0]][3]]
+        case = args.cases[0]
+        if case in LARGE:
+            call = lambda: run_large(args.as_peer, case, args.samples, args.threads)  # noqa: E731
+        else:
+            layers, weights, x, _ = load(case)
+            x = x[: args.samples or CASES[case][3]]
+            call = lambda: runners[args.as_peer](layers, weights, x, args.threads)  # noqa: E731
         times = []
         for _ in range(2):  # a first call (tracing, compilation), then a warm one
             t = time.perf_counter()
-            scores = runners[args.as_peer](layers, weights, x, args.threads)
+            scores = call()
             times.append(time.perf_counter() - t)
         np.save(args.scores_out, np.append(scores, times))
         return 0
     print(f"{'case':6} {'samples':>7} {'implementation':>14} {'s/sample':>10} {'÷ wbound':>9} "
           f"{'2nd call':>10} {'÷ wbound':>9} {'max |Δscore| / |score|':>23}", flush=True)
-    for case in args.cases or CASES:
-        if case not in CASES:
+    from make_large_models import DEFAULT_OUT
+
+    present = [c for c in LARGE if (DEFAULT_OUT / f"{c}.onnx").exists()]
+    for case in args.cases or [*CASES, *present]:
+        if case in LARGE:
+            if case not in present:
+                ap.error(f"{DEFAULT_OUT / case}.onnx is absent: run tools/make_large_models.py")
+            from make_large_models import build
+
+            x = build(case)[1][: args.samples or LARGE[case]].numpy()
+            model = DEFAULT_OUT / f"{case}.onnx"
+        elif case in CASES:
+            layers, weights, x, model = load(case)
+            x = x[: args.samples or CASES[case][3]]
+        else:
             ap.error(f"unknown case {case!r}")
-        layers, weights, x, model = load(case)
-        x = x[: args.samples or CASES[case][3]]
         n = len(x)
-        wb_s, wb = run_wbound(model, x, args.threads, args.wbound)
+        # The median of three runs each (one run can catch a cold file cache).
+        runs = [run_wbound(model, x, args.threads, args.wbound) for _ in range(3)]
+        wb_s, wb = float(np.median([r[0] for r in runs])), runs[0][1]
         # wbound's cost per sample beyond its start-up: the same samples ten times over.
-        wb10_s, _ = run_wbound(model, np.concatenate([x] * 10), args.threads, args.wbound)
+        tiled = np.concatenate([x] * 10)
+        wb10_s = float(np.median([run_wbound(model, tiled, args.threads, args.wbound)[0] for _ in range(3)]))
         marginal = (wb10_s - wb_s) / (9 * n)
         print(f"{case:6} {n:7d} {'wbound':>14} {wb_s / n:10.2e} {1.0:9.1f} {marginal:10.2e} {1.0:9.1f} "
               f"{0.0:23.1e}", flush=True)
         for p in peers:
+            if case in LARGE and p == "influenciae":
+                print(f"{case:6} {n:7d} {p:>14}   (needs a Keras model; none for this case)", flush=True)
+                continue
             with tempfile.TemporaryDirectory() as tmp:
                 out = pathlib.Path(tmp) / "scores.npy"
                 subprocess.run([sys.executable, __file__, case, "--as-peer", p, "--scores-out", str(out),
