@@ -55,7 +55,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIX = ROOT / "tests" / "fixtures"
 sys.path.insert(0, str(ROOT / "tools"))
 
-# (layers, weights, inputs, model, samples): a layer is ("conv", name), ("pool",), ("flatten",),
+# (layers, fixture folder, ONNX file in it, samples): a layer is ("conv", name), ("pool",), ("flatten",),
 # ("dense", name, relu). Convolutions are 3×3 "same" with ReLU, pools 2×2 — the reference models.
 CASES = {
     "mlp": ([("dense", "fc1", True), ("dense", "fc2", False)], FIX / "mlp", "model.onnx", 300),
@@ -299,12 +299,6 @@ def run_jax(layers, weights, x, threads: int) -> np.ndarray:
     return scores
 
 
-def run_wbound(model: pathlib.Path, x: np.ndarray, threads: int, binary: pathlib.Path) -> tuple[float, np.ndarray]:
-    from peer_torch_func import run_wbound as run
-
-    return run(str(model), x, threads, binary)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("cases", nargs="*", help="some of " + ", ".join([*CASES, *LARGE]) + " (default: all)")
@@ -338,6 +332,7 @@ def main() -> int:
     print(f"{'case':6} {'samples':>7} {'implementation':>14} {'s/sample':>10} {'÷ wbound':>9} "
           f"{'2nd call':>10} {'÷ wbound':>9} {'max |Δscore| / |score|':>23}", flush=True)
     from make_large_models import DEFAULT_OUT
+    from peer_torch_func import run_wbound
 
     present = [c for c in LARGE if (DEFAULT_OUT / f"{c}.onnx").exists()]
     for case in args.cases or [*CASES, *present]:
@@ -355,11 +350,11 @@ def main() -> int:
             ap.error(f"unknown case {case!r}")
         n = len(x)
         # The median of three runs each (one run can catch a cold file cache).
-        runs = [run_wbound(model, x, args.threads, args.wbound) for _ in range(3)]
+        runs = [run_wbound(str(model), x, args.threads, args.wbound) for _ in range(3)]
         wb_s, wb = float(np.median([r[0] for r in runs])), runs[0][1]
         # wbound's cost per sample beyond its start-up: the same samples ten times over.
         tiled = np.concatenate([x] * 10)
-        wb10_s = float(np.median([run_wbound(model, tiled, args.threads, args.wbound)[0] for _ in range(3)]))
+        wb10_s = float(np.median([run_wbound(str(model), tiled, args.threads, args.wbound)[0] for _ in range(3)]))
         marginal = (wb10_s - wb_s) / (9 * n)
         print(f"{case:6} {n:7d} {'wbound':>14} {wb_s / n:10.2e} {1.0:9.1f} {marginal:10.2e} {1.0:9.1f} "
               f"{0.0:23.1e}", flush=True)

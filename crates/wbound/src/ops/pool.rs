@@ -107,28 +107,39 @@ impl Pool {
         (0..od).flat_map(move |z| (0..oh).flat_map(move |y| (0..ow).map(move |x| [z, y, x])))
     }
 
+    /// The input index of the first tap of output position `o`'s window inside the input.
+    fn window_start(&self, o: [usize; 3]) -> usize {
+        let [_, ih, iw] = self.input;
+        (o[0] * self.stride[0] * ih + o[1] * self.stride[1]) * iw + o[2] * self.stride[2]
+    }
+
+    /// The first input index of each row (`kernel[2]` values long) of output position `o`'s
+    /// window, in the taps' order, for windows inside the input.
+    fn inside_rows(&self, o: [usize; 3]) -> impl Iterator<Item = usize> {
+        let [kd, kh, _] = self.kernel;
+        let [_, ih, iw] = self.input;
+        let base = self.window_start(o);
+        (0..kd).flat_map(move |a| (0..kh).map(move |i| base + (a * ih + i) * iw))
+    }
+
     /// [`Pool::forward`] for windows inside the input, without the bounds logic; it visits the
     /// taps in the same order, so ties and sums come out the same.
     fn forward_inside(&self, x: &[f32], y: &mut [f32], route: &mut [u32]) {
         let (hw, ohw) = (self.plane(), self.out_plane());
-        let [kd, kh, kw] = self.kernel;
-        let [_, ih, iw] = self.input;
-        let area = (kd * kh * kw) as f32;
+        let kw = self.kernel[2];
+        let area = self.kernel.iter().product::<usize>() as f32;
         for c in 0..self.c {
             let plane = &x[c * hw..(c + 1) * hw];
             for (p, o) in self.positions().enumerate() {
                 let out = c * ohw + p;
-                let base = (o[0] * self.stride[0] * ih + o[1] * self.stride[1]) * iw + o[2] * self.stride[2];
                 match self.kind {
                     PoolKind::Max => {
-                        let mut best = (plane[base], base);
-                        for a in 0..kd {
-                            for i in 0..kh {
-                                let row = base + (a * ih + i) * iw;
-                                for (j, &v) in plane[row..row + kw].iter().enumerate() {
-                                    if v > best.0 {
-                                        best = (v, row + j);
-                                    }
+                        let start = self.window_start(o);
+                        let mut best = (plane[start], start);
+                        for row in self.inside_rows(o) {
+                            for (j, &v) in plane[row..row + kw].iter().enumerate() {
+                                if v > best.0 {
+                                    best = (v, row + j);
                                 }
                             }
                         }
@@ -137,11 +148,8 @@ impl Pool {
                     }
                     PoolKind::Average { .. } => {
                         let mut sum = 0.0f32;
-                        for a in 0..kd {
-                            for i in 0..kh {
-                                let row = base + (a * ih + i) * iw;
-                                plane[row..row + kw].iter().for_each(|&v| sum += v);
-                            }
+                        for row in self.inside_rows(o) {
+                            plane[row..row + kw].iter().for_each(|&v| sum += v);
                         }
                         y[out] = sum / area;
                     }
@@ -206,19 +214,14 @@ impl Pool {
     /// general loop, so every input value receives the same additions in the same order.
     fn average_backward_inside(&self, dy: &[f32], dx: &mut [f32]) {
         let (hw, ohw) = (self.plane(), self.out_plane());
-        let [kd, kh, kw] = self.kernel;
-        let [_, ih, iw] = self.input;
-        let area = (kd * kh * kw) as f32;
+        let kw = self.kernel[2];
+        let area = self.kernel.iter().product::<usize>() as f32;
         for c in 0..self.c {
             let plane = &mut dx[c * hw..(c + 1) * hw];
             for (p, o) in self.positions().enumerate() {
                 let share = dy[c * ohw + p] / area;
-                let base = (o[0] * self.stride[0] * ih + o[1] * self.stride[1]) * iw + o[2] * self.stride[2];
-                for a in 0..kd {
-                    for i in 0..kh {
-                        let row = base + (a * ih + i) * iw;
-                        plane[row..row + kw].iter_mut().for_each(|v| *v += share);
-                    }
+                for row in self.inside_rows(o) {
+                    plane[row..row + kw].iter_mut().for_each(|v| *v += share);
                 }
             }
         }
@@ -227,6 +230,7 @@ impl Pool {
     pub(crate) fn backward(&self, route: &[u32], m: usize, dy: &[f32], dx: &mut [f32]) {
         let (hw, ohw) = (self.plane(), self.out_plane());
         let (in_len, out_len) = (self.c * hw, self.c * ohw);
+        let inside = self.windows_inside();
         for r in 0..m {
             let dyr = &dy[r * out_len..(r + 1) * out_len];
             let dxr = &mut dx[r * in_len..(r + 1) * in_len];
@@ -238,7 +242,7 @@ impl Pool {
                         }
                     }
                 }
-                PoolKind::Average { .. } if self.windows_inside() => self.average_backward_inside(dyr, dxr),
+                PoolKind::Average { .. } if inside => self.average_backward_inside(dyr, dxr),
                 PoolKind::Average { .. } => self.window_backward(dyr, dxr),
             }
         }
