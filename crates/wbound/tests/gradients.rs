@@ -176,6 +176,21 @@ fn eval(op: &Op, w: &[Vec<f64>], ins: &[&[f64]]) -> Vec<f64> {
             }
             y
         }
+        Op::LayerNorm(o) => {
+            let (x, scale) = (ins[0], &w[o.scale]);
+            let mut y = vec![0.0; x.len()];
+            for g in 0..o.groups {
+                let run = &x[g * o.len..(g + 1) * o.len];
+                let mean = run.iter().sum::<f64>() / o.len as f64;
+                let var = run.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / o.len as f64;
+                let sd = (var + f64::from(o.epsilon)).sqrt();
+                for (i, v) in run.iter().enumerate() {
+                    let bias = o.bias.map_or(0.0, |b| w[b][i]);
+                    y[g * o.len + i] = (v - mean) / sd * scale[i] + bias;
+                }
+            }
+            y
+        }
         Op::Activation(o) => ins[0]
             .iter()
             .map(|&v| match o.kind {

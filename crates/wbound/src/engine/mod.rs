@@ -229,7 +229,8 @@ impl<'g> Engine<'g> {
                 }
             }
         }
-        let scratch = g.nodes.iter().map(|n| n.op.scratch_len(self.rows)).max().unwrap_or(0);
+        let scratch =
+            g.nodes.iter().map(|n| n.op.scratch_len(self.rows, g.buffers[g.buffer_of(n.output)])).max().unwrap_or(0);
         (cot_len, scratch.max(self.selection.len().min(1)))
     }
 

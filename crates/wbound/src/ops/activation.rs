@@ -126,34 +126,70 @@ impl Activation {
         y.iter_mut().zip(x).for_each(|(o, &v)| *o = self.apply(v));
     }
 
-    pub(crate) fn backward(&self, x: &[f32], y: &[f32], m: usize, dy: &[f32], dx: &mut [f32]) {
+    /// Scratch floats of [`Activation::backward`] for an `n`-value output: the derivative at
+    /// each value.
+    pub(crate) fn scratch_len(&self, n: usize) -> usize {
+        n
+    }
+
+    /// Adds `dy ⊙ f′` to `dx` for `m` rows; with more than one row, `f′` is computed once into
+    /// `scratch` (of [`Activation::scratch_len`]) and read by every row — the same `f32` values,
+    /// so the same bits as computing it per row, without `m` evaluations of `erf`, `exp` or `powf`.
+    pub(crate) fn backward(&self, x: &[f32], y: &[f32], m: usize, dy: &[f32], dx: &mut [f32], scratch: &mut [f32]) {
         // One monomorphised loop per function, so that each vectorises.
-        fn each(x: &[f32], y: &[f32], m: usize, dy: &[f32], dx: &mut [f32], f: impl Fn(f32, f32) -> f32) {
+        fn each(
+            x: &[f32],
+            y: &[f32],
+            m: usize,
+            dy: &[f32],
+            dx: &mut [f32],
+            scratch: &mut [f32],
+            f: impl Fn(f32, f32) -> f32,
+        ) {
             let n = x.len();
-            for (dyr, dxr) in dy.chunks_exact(n).zip(dx.chunks_exact_mut(n)).take(m) {
-                for (((o, &d), &xv), &yv) in dxr.iter_mut().zip(dyr).zip(x).zip(y) {
-                    *o += d * f(xv, yv);
+            let rows = dy.chunks_exact(n).zip(dx.chunks_exact_mut(n)).take(m);
+            if m == 1 {
+                for (dyr, dxr) in rows {
+                    for (((o, &d), &xv), &yv) in dxr.iter_mut().zip(dyr).zip(x).zip(y) {
+                        *o += d * f(xv, yv);
+                    }
                 }
+                return;
+            }
+            let fp = &mut scratch[..n];
+            fp.iter_mut().zip(x.iter().zip(y)).for_each(|(p, (&xv, &yv))| *p = f(xv, yv));
+            for (dyr, dxr) in rows {
+                dxr.iter_mut().zip(dyr).zip(&*fp).for_each(|((o, &d), &p)| *o += d * p);
             }
         }
         match self.kind {
-            ActivationKind::Relu => each(x, y, m, dy, dx, |x, _| if x > 0.0 { 1.0 } else { 0.0 }),
-            ActivationKind::LeakyRelu { alpha } => each(x, y, m, dy, dx, |x, _| if x > 0.0 { 1.0 } else { alpha }),
-            ActivationKind::Sigmoid => each(x, y, m, dy, dx, |_, y| y * (1.0 - y)),
-            ActivationKind::Tanh => each(x, y, m, dy, dx, |_, y| 1.0 - y * y),
-            ActivationKind::Elu { alpha } => each(x, y, m, dy, dx, |x, y| if x > 0.0 { 1.0 } else { y + alpha }),
+            ActivationKind::Relu => each(x, y, m, dy, dx, scratch, |x, _| if x > 0.0 { 1.0 } else { 0.0 }),
+            ActivationKind::LeakyRelu { alpha } => {
+                each(x, y, m, dy, dx, scratch, |x, _| if x > 0.0 { 1.0 } else { alpha })
+            }
+            ActivationKind::Sigmoid => each(x, y, m, dy, dx, scratch, |_, y| y * (1.0 - y)),
+            ActivationKind::Tanh => each(x, y, m, dy, dx, scratch, |_, y| 1.0 - y * y),
+            ActivationKind::Elu { alpha } => {
+                each(x, y, m, dy, dx, scratch, |x, y| if x > 0.0 { 1.0 } else { y + alpha })
+            }
             ActivationKind::Selu { alpha, gamma } => {
-                each(x, y, m, dy, dx, |x, y| if x > 0.0 { gamma } else { y + gamma * alpha })
+                each(x, y, m, dy, dx, scratch, |x, y| if x > 0.0 { gamma } else { y + gamma * alpha })
             }
             ActivationKind::Clip { min, max } => {
-                each(x, y, m, dy, dx, |x, _| if x > min && x < max { 1.0 } else { 0.0 })
+                each(x, y, m, dy, dx, scratch, |x, _| if x > min && x < max { 1.0 } else { 0.0 })
             }
-            ActivationKind::Softplus => each(x, y, m, dy, dx, |x, _| 1.0 / (1.0 + (-x).exp())),
-            ActivationKind::Softsign => each(x, y, m, dy, dx, |x, _| 1.0 / ((1.0 + x.abs()) * (1.0 + x.abs()))),
-            ActivationKind::HardSigmoid { alpha, beta } => {
-                each(x, y, m, dy, dx, |x, _| if alpha * x + beta > 0.0 && alpha * x + beta < 1.0 { alpha } else { 0.0 })
+            ActivationKind::Softplus => each(x, y, m, dy, dx, scratch, |x, _| 1.0 / (1.0 + (-x).exp())),
+            ActivationKind::Softsign => {
+                each(x, y, m, dy, dx, scratch, |x, _| 1.0 / ((1.0 + x.abs()) * (1.0 + x.abs())))
             }
-            ActivationKind::HardSwish => each(x, y, m, dy, dx, |x, _| {
+            ActivationKind::HardSigmoid { alpha, beta } => each(x, y, m, dy, dx, scratch, |x, _| {
+                if alpha * x + beta > 0.0 && alpha * x + beta < 1.0 {
+                    alpha
+                } else {
+                    0.0
+                }
+            }),
+            ActivationKind::HardSwish => each(x, y, m, dy, dx, scratch, |x, _| {
                 if x <= -3.0 {
                     0.0
                 } else if x >= 3.0 {
@@ -162,20 +198,22 @@ impl Activation {
                     (2.0 * x + 3.0) / 6.0
                 }
             }),
-            ActivationKind::Erf => each(x, y, m, dy, dx, |x, _| FRAC_2_SQRT_PI * (-x * x).exp()),
-            ActivationKind::Gelu { tanh: false } => each(x, y, m, dy, dx, |x, _| {
+            ActivationKind::Erf => each(x, y, m, dy, dx, scratch, |x, _| FRAC_2_SQRT_PI * (-x * x).exp()),
+            ActivationKind::Gelu { tanh: false } => each(x, y, m, dy, dx, scratch, |x, _| {
                 0.5 * (1.0 + libm::erff(x * FRAC_1_SQRT_2)) + x * INV_SQRT_2PI * (-0.5 * x * x).exp()
             }),
-            ActivationKind::Gelu { tanh: true } => each(x, y, m, dy, dx, |x, _| {
+            ActivationKind::Gelu { tanh: true } => each(x, y, m, dy, dx, scratch, |x, _| {
                 let t = (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh();
                 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * x * x)
             }),
-            ActivationKind::Sqrt => each(x, y, m, dy, dx, |_, y| 0.5 / y),
-            ActivationKind::Pow { exponent } => each(x, y, m, dy, dx, |x, _| exponent * x.powf(exponent - 1.0)),
-            ActivationKind::Exp => each(x, y, m, dy, dx, |_, y| y),
-            ActivationKind::Log => each(x, y, m, dy, dx, |x, _| 1.0 / x),
-            ActivationKind::Neg => each(x, y, m, dy, dx, |_, _| -1.0),
-            ActivationKind::Abs => each(x, y, m, dy, dx, |x, _| {
+            ActivationKind::Sqrt => each(x, y, m, dy, dx, scratch, |_, y| 0.5 / y),
+            ActivationKind::Pow { exponent } => {
+                each(x, y, m, dy, dx, scratch, |x, _| exponent * x.powf(exponent - 1.0))
+            }
+            ActivationKind::Exp => each(x, y, m, dy, dx, scratch, |_, y| y),
+            ActivationKind::Log => each(x, y, m, dy, dx, scratch, |x, _| 1.0 / x),
+            ActivationKind::Neg => each(x, y, m, dy, dx, scratch, |_, _| -1.0),
+            ActivationKind::Abs => each(x, y, m, dy, dx, scratch, |x, _| {
                 if x > 0.0 {
                     1.0
                 } else if x < 0.0 {
@@ -184,9 +222,108 @@ impl Activation {
                     0.0
                 }
             }),
-            ActivationKind::Reciprocal => each(x, y, m, dy, dx, |_, y| -y * y),
-            ActivationKind::Sin => each(x, y, m, dy, dx, |x, _| x.cos()),
-            ActivationKind::Cos => each(x, y, m, dy, dx, |x, _| -x.sin()),
+            ActivationKind::Reciprocal => each(x, y, m, dy, dx, scratch, |_, y| -y * y),
+            ActivationKind::Sin => each(x, y, m, dy, dx, scratch, |x, _| x.cos()),
+            ActivationKind::Cos => each(x, y, m, dy, dx, scratch, |x, _| -x.sin()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Every kind, with the parameters the importer can give it.
+    fn kinds() -> Vec<ActivationKind> {
+        use ActivationKind::*;
+        vec![
+            Relu,
+            LeakyRelu { alpha: 0.1 },
+            Sigmoid,
+            Tanh,
+            Elu { alpha: 0.7 },
+            Selu { alpha: 1.673_263_2, gamma: 1.050_701 },
+            Clip { min: -1.0, max: 6.0 },
+            Softplus,
+            Softsign,
+            HardSigmoid { alpha: 0.2, beta: 0.5 },
+            HardSwish,
+            Erf,
+            Gelu { tanh: false },
+            Gelu { tanh: true },
+            Sqrt,
+            Pow { exponent: 2.0 },
+            Pow { exponent: 0.5 },
+            Exp,
+            Log,
+            Neg,
+            Abs,
+            Reciprocal,
+            Sin,
+            Cos,
+        ]
+    }
+
+    proptest! {
+        /// The backward of `m` rows at once (the derivative computed once) gives each row the bits
+        /// of that row's one-row backward (the derivative computed in the loop), for every kind.
+        #[test]
+        fn rows_together_equal_rows_one_at_a_time(
+            xs in proptest::collection::vec(-4.0f32..4.0, 1..40),
+            m in 2usize..5,
+            seed in 0u32..1000,
+        ) {
+            let n = xs.len();
+            let dy: Vec<f32> = (0..m * n).map(|i| ((i as u32 * 7919 + seed) % 17) as f32 * 0.25 - 2.0).collect();
+            for kind in kinds() {
+                let act = Activation { kind };
+                let mut y = vec![0.0; n];
+                act.forward(&xs, &mut y);
+                let start: Vec<f32> = (0..m * n).map(|i| (i % 5) as f32 * 0.5).collect();
+                let mut together = start.clone();
+                let mut scratch = vec![f32::NAN; act.scratch_len(n)];
+                act.backward(&xs, &y, m, &dy, &mut together, &mut scratch);
+                for r in 0..m {
+                    let mut one = start[r * n..(r + 1) * n].to_vec();
+                    act.backward(&xs, &y, 1, &dy[r * n..(r + 1) * n], &mut one, &mut []);
+                    let (got, want): (Vec<u32>, Vec<u32>) = (
+                        together[r * n..(r + 1) * n].iter().map(|v| v.to_bits()).collect(),
+                        one.iter().map(|v| v.to_bits()).collect(),
+                    );
+                    prop_assert_eq!(got, want, "{:?}, row {}", kind, r);
+                }
+            }
+        }
+    }
+
+    /// The one-row backward against the closed forms of a few derivatives.
+    #[test]
+    fn derivatives_match_their_closed_forms() {
+        let x = [-1.5f32, -0.25, 0.5, 2.0];
+        type Derivative = fn(f32) -> f32;
+        let cases: [(ActivationKind, Derivative); 4] = [
+            (ActivationKind::Tanh, |x| 1.0 - x.tanh().powi(2)),
+            (ActivationKind::Erf, |x| FRAC_2_SQRT_PI * (-x * x).exp()),
+            (ActivationKind::Gelu { tanh: false }, |x| {
+                0.5 * (1.0 + libm::erff(x * FRAC_1_SQRT_2)) + x * INV_SQRT_2PI * (-0.5 * x * x).exp()
+            }),
+            (ActivationKind::Sigmoid, |x| {
+                let s = 1.0 / (1.0 + (-x).exp());
+                s * (1.0 - s)
+            }),
+        ];
+        for (kind, d) in cases {
+            let act = Activation { kind };
+            let mut y = [0.0; 4];
+            act.forward(&x, &mut y);
+            let (mut dx, mut scratch) = ([0.0; 8], [0.0; 4]);
+            act.backward(&x, &y, 2, &[1.0; 8], &mut dx, &mut scratch);
+            for (i, &xv) in x.iter().enumerate() {
+                for r in 0..2 {
+                    assert!((dx[r * 4 + i] - d(xv)).abs() < 1e-6, "{kind:?} at {xv}: {} vs {}", dx[r * 4 + i], d(xv));
+                }
+            }
         }
     }
 }

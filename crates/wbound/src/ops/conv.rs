@@ -197,17 +197,27 @@ impl Conv {
         }
     }
 
-    /// `dcols = W_gᵀ · δ_g`, then col2im onto each row's `dx` (the runs walked once for all rows).
+    /// `dcols = W_gᵀ · δ_g`, then col2im onto each row's `dx` (the runs walked once for all rows);
+    /// one output channel per group takes [`Conv::backward_one_output`].
     /// Small layers and those with few output positions take all `m` rows in one product (the
     /// rows' cotangents gathered side by side as `[cout_g, m·T]`: one call, and one packing of the
     /// weight, instead of `m`); large ones go row by row, so that a row's columns stay in cache
     /// for the col2im (one product was measured 40% slower on a 32×32 CNN). Either way each value
     /// has the same bits: the kernel sums over `cout_g` in the same order whatever the columns.
     pub(crate) fn backward(&self, w: &Weights, m: usize, dy: &[f32], dx: &mut [f32], scratch: &mut [f32]) {
+        let weight = w.get(self.weight);
+        if self.cout == self.group {
+            self.backward_one_output(weight, m, dy, dx, scratch);
+        } else {
+            self.backward_products(weight, m, dy, dx, scratch);
+        }
+    }
+
+    /// [`Conv::backward`] through the products and col2im.
+    fn backward_products(&self, weight: &[f32], m: usize, dy: &[f32], dx: &mut [f32], scratch: &mut [f32]) {
         let (kd, t) = (self.kdim(), self.t());
         let cout_g = self.cout / self.group;
         let in_len = self.cin * self.plane();
-        let weight = w.get(self.weight);
         let together = m * t * (kd + cout_g) <= SMALL_BACKWARD || t <= FEW_POSITIONS;
         let (dcols, side) = scratch[..m * t * (kd + cout_g)].split_at_mut(m * kd * t);
         // Where row r's column `col` (= kd_row · T + position) of dcols lives.
@@ -282,6 +292,118 @@ impl Conv {
                     }
                 }
             });
+        }
+    }
+
+    /// [`Conv::backward`] of a layer with one output channel per group (depthwise: ConvNeXt's
+    /// 7×7, MobileNet's 3×3): `dcols = W_gᵀ · δ_g` is then an outer product, so each unfolded
+    /// value `w[g, row] · δ[g, t]` goes straight onto the input instead of through a `[K, T]`
+    /// buffer. The bits are those of the product and col2im: the product writes `0 + w·δ` (and
+    /// `+0` for a zero weight, whatever `δ`), and each input value receives its taps in the
+    /// same order, row after row of the unfolding.
+    fn backward_one_output(&self, weight: &[f32], m: usize, dy: &[f32], dx: &mut [f32], scratch: &mut [f32]) {
+        if self.targets.is_empty() && self.stride == [1, 1, 1] && self.out == self.input {
+            return self.backward_same_size(weight, m, dy, dx, scratch);
+        }
+        let (kd, t) = (self.kdim(), self.t());
+        let in_len = self.cin * self.plane();
+        let tap = |s: f32, d: f32| if s != 0.0 { 0.0 + s * d } else { 0.0 };
+        for g in 0..self.group {
+            let wg = &weight[g * kd..(g + 1) * kd];
+            let dy_of = |r: usize| r * self.cout * t + g * t;
+            if !self.targets.is_empty() {
+                let targets = &self.targets[g * kd * t..(g + 1) * kd * t];
+                for (row, &wv) in targets.chunks_exact(t).zip(wg) {
+                    let s = 1.0 * wv;
+                    for r in 0..m {
+                        let dyr = &dy[dy_of(r)..dy_of(r) + t];
+                        let dxr = &mut dx[r * in_len..(r + 1) * in_len];
+                        for (&i, &d) in row.iter().zip(dyr) {
+                            if let Some(v) = dxr.get_mut(i as usize) {
+                                *v += tap(s, d);
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            let sw = self.stride[2];
+            self.for_each_run(g, |col, inp, len| {
+                let (s, pos) = (1.0 * wg[col / t], col % t);
+                for r in 0..m {
+                    let src = &dy[dy_of(r) + pos..dy_of(r) + pos + len];
+                    let dxr = &mut dx[r * in_len..(r + 1) * in_len];
+                    if sw == 1 {
+                        dxr[inp..inp + len].iter_mut().zip(src).for_each(|(v, &d)| *v += tap(s, d));
+                    } else {
+                        src.iter().enumerate().for_each(|(i, &d)| dxr[inp + i * sw] += tap(s, d));
+                    }
+                }
+            });
+        }
+    }
+
+    /// [`Conv::backward_one_output`] of a large layer whose output has its input's size (stride
+    /// 1, "same" padding: ConvNeXt's 7×7, MobileNet's stride-1 3×3). One tap then moves every
+    /// position of a depth slice by the same offset, so its cotangents go onto the input as one
+    /// long run per slice instead of one short run per output row (at 16 wide, a row's run
+    /// spent half its time in the scalar remainder); the columns whose tap falls in the
+    /// padding wrap onto the neighbouring row and are masked out by a select, which leaves those
+    /// values as they were. Each input value gets the same additions in the same order as on
+    /// the runs. `masks` holds one column mask per kernel column (`kw` × a slice).
+    fn backward_same_size(&self, weight: &[f32], m: usize, dy: &[f32], dx: &mut [f32], masks: &mut [f32]) {
+        let [kz, ky, kx] = self.kernel;
+        let [id, ih, iw] = self.input;
+        let (slice, t, kdim) = (ih * iw, self.t(), self.kdim());
+        let (in_len, cin_g) = (self.cin * t, self.cin / self.group);
+        // The positions `o < n` whose tap `o + off` is inside `0..n`.
+        let inside = |n: usize, off: isize| -> (usize, usize) {
+            let hi = (n as isize - off).clamp(0, n as isize) as usize;
+            (((-off).max(0) as usize).min(hi), hi)
+        };
+        let offset = |axis: usize, k: usize| (k * self.dilation[axis]) as isize - self.pads[axis] as isize;
+        let masks = &mut masks[..kx * slice];
+        for (j, mask) in masks.chunks_exact_mut(slice).enumerate() {
+            let (x0, x1) = inside(iw, offset(2, j));
+            for row in mask.chunks_exact_mut(iw) {
+                row.fill(0.0);
+                row[x0..x1].fill(1.0);
+            }
+        }
+        let tap = |s: f32, d: f32| if s != 0.0 { 0.0 + s * d } else { 0.0 };
+        for g in 0..self.group {
+            for c in 0..cin_g {
+                let plane = (g * cin_g + c) * t;
+                for a in 0..kz {
+                    let (z0, z1) = inside(id, offset(0, a));
+                    for i in 0..ky {
+                        let (y0, y1) = inside(ih, offset(1, i));
+                        for j in 0..kx {
+                            let (x0, x1) = inside(iw, offset(2, j));
+                            if z0 >= z1 || y0 >= y1 || x0 >= x1 {
+                                continue;
+                            }
+                            let s = 1.0 * weight[g * kdim + ((c * kz + a) * ky + i) * kx + j];
+                            // From the first inside position of a slice to the last.
+                            let (k0, k1) = (y0 * iw + x0, (y1 - 1) * iw + x1);
+                            let shift = offset(1, i) * iw as isize + offset(2, j);
+                            let mask = &masks[j * slice + k0..j * slice + k1];
+                            for oz in z0..z1 {
+                                let iz = (oz as isize + offset(0, a)) as usize;
+                                for r in 0..m {
+                                    let from = r * self.cout * t + g * t + oz * slice;
+                                    let to = (r * in_len + plane + iz * slice + k0) as isize + shift;
+                                    let dxs = &mut dx[to as usize..to as usize + (k1 - k0)];
+                                    for ((v, &d), &keep) in dxs.iter_mut().zip(&dy[from + k0..from + k1]).zip(mask) {
+                                        let sum = *v + tap(s, d);
+                                        *v = if keep != 0.0 { sum } else { *v };
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -396,5 +518,115 @@ impl Conv {
             }
         }
         done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::{Reason, Role, Tensor};
+    use proptest::prelude::*;
+
+    /// The shape of a convolution with `group` groups of one output channel each, on a
+    /// `cin × [d, h, w]` input with a `[kz, k, k]` kernel.
+    struct Geometry {
+        cin: usize,
+        group: usize,
+        input: [usize; 3],
+        kernel: [usize; 3],
+        stride: usize,
+        pads: [usize; 3],
+        dil: usize,
+    }
+
+    fn depthwise(g: &Geometry, small: bool) -> Conv {
+        let out = [0, 1, 2].map(|a| (g.input[a] + 2 * g.pads[a] - g.dil * (g.kernel[a] - 1) - 1) / g.stride + 1);
+        let [pz, py, px] = g.pads;
+        let conv = Conv {
+            weight: 0,
+            bias: None,
+            cin: g.cin,
+            input: g.input,
+            cout: g.group,
+            group: g.group,
+            kernel: g.kernel,
+            stride: [g.stride; 3],
+            dilation: [g.dil; 3],
+            pads: [pz, py, px, pz, py, px],
+            out,
+            targets: Vec::new(),
+        };
+        if small {
+            conv.with_targets()
+        } else {
+            conv
+        }
+    }
+
+    /// Runs the backward of `m` rows both ways, from the same start, with values that include
+    /// zeros of both signs (zero weights too); both results' bits.
+    fn both_ways(conv: &Conv, m: usize, seed: u32) -> (Vec<u32>, Vec<u32>) {
+        let value = |i: usize| -> f32 {
+            match (i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) % 11 {
+                0 => 0.0,
+                1 => -0.0,
+                v => v as f32 * 0.37 - 2.0,
+            }
+        };
+        let kd = conv.kdim();
+        let tensors = [Tensor {
+            name: "w".into(),
+            shape: vec![conv.group, conv.cin / conv.group, kd],
+            data: (0..conv.group * kd).map(|i| value(i + 7)).collect(),
+            role: Role::Trainable { layer: 0 },
+            reason: Reason::LayerWeight,
+        }];
+        let weights = Weights::new(&tensors, &[None], &[]);
+        let (in_len, out_len) = (conv.cin * conv.plane(), conv.cout * conv.t());
+        let dy: Vec<f32> = (0..m * out_len).map(|i| value(i + 1000)).collect();
+        let start: Vec<f32> = (0..m * in_len).map(|i| value(i + 5000)).collect();
+        let mut scratch = vec![f32::NAN; conv.scratch_len(m)];
+        let (mut direct, mut products) = (start.clone(), start);
+        conv.backward(&weights, m, &dy, &mut direct, &mut scratch);
+        conv.backward_products(&tensors[0].data, m, &dy, &mut products, &mut scratch);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        (bits(&direct), bits(&products))
+    }
+
+    proptest! {
+        /// The one-output-per-group backward gives the bits of the products and col2im, on
+        /// either walk (target table or runs), strided, padded and dilated.
+        #[test]
+        fn one_output_per_group_equals_the_products(
+            group in 1usize..4, cin_g in 1usize..3, h in 3usize..9, w in 3usize..9, k in 1usize..4,
+            stride in 1usize..3, pad in 0usize..2, dil in 1usize..3, m in 1usize..4, small: bool, seed: u32,
+        ) {
+            prop_assume!(h + 2 * pad > dil * (k - 1) && w + 2 * pad > dil * (k - 1));
+            let g = Geometry { cin: group * cin_g, group, input: [1, h, w], kernel: [1, k, k], stride, pads: [0, pad, pad], dil };
+            let conv = depthwise(&g, small);
+            prop_assume!(!small || !conv.targets.is_empty());
+            let (direct, products) = both_ways(&conv, m, seed);
+            prop_assert_eq!(direct, products);
+        }
+
+        /// The same for large layers whose output has the input's size (ConvNeXt's 7×7 with
+        /// padding 3), where each tap goes on as one masked run per depth slice: 2-D and 3-D,
+        /// odd kernels up to 7, dilated, maps smaller than the kernel.
+        #[test]
+        fn same_size_runs_equal_the_products(
+            group in 1usize..3, cin_g in 1usize..3, d in 1usize..4, h in 1usize..12, w in 1usize..12,
+            half in 0usize..4, deep: bool, dil in 1usize..3, m in 1usize..4, seed: u32,
+        ) {
+            let k = 2 * half + 1;
+            let (kz, pz) = if deep { (3, dil) } else { (1, 0) };
+            let g = Geometry {
+                cin: group * cin_g, group, input: [d, h, w], kernel: [kz, k, k], stride: 1,
+                pads: [pz, half * dil, half * dil], dil,
+            };
+            let conv = depthwise(&g, false);
+            prop_assert_eq!(conv.out, conv.input);
+            let (direct, products) = both_ways(&conv, m, seed);
+            prop_assert_eq!(direct, products);
+        }
     }
 }

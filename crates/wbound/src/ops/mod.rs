@@ -22,6 +22,7 @@ pub mod embedding;
 pub mod gemm;
 pub mod gram;
 pub mod lanes;
+pub mod layer_norm;
 pub mod linear;
 pub mod matmul;
 mod narrow;
@@ -36,6 +37,7 @@ pub use batchnorm::BatchNorm;
 pub use binary::{Binary, BinaryKind, Operand};
 pub use conv::Conv;
 pub use embedding::{Embedding, Indices};
+pub use layer_norm::LayerNorm;
 pub use linear::{Bias, Linear, WeightLayout};
 pub use matmul::MatMul;
 pub use pool::{Pool, PoolKind};
@@ -121,6 +123,7 @@ pub enum Op {
     Conv(Conv),
     Pool(Pool),
     BatchNorm(BatchNorm),
+    LayerNorm(LayerNorm),
     Activation(Activation),
     Softmax(Softmax),
     Remap(Remap),
@@ -138,6 +141,7 @@ impl Op {
             Op::Linear(o) => o.tensors(),
             Op::Conv(o) => o.tensors(),
             Op::BatchNorm(o) => o.tensors(),
+            Op::LayerNorm(o) => o.tensors(),
             Op::Binary(o) => o.tensors(),
             Op::Source(o) => vec![o.tensor],
             Op::Embedding(o) => vec![o.table],
@@ -182,6 +186,7 @@ impl Op {
             Op::Pool(o) => (0, o.route_len()),
             Op::Reduce(o) => (0, o.route_len()),
             Op::Embedding(o) => (0, o.aux_len()),
+            Op::LayerNorm(o) => (o.aux_len(), 0),
             _ => (0, 0),
         }
     }
@@ -195,14 +200,17 @@ impl Op {
         }
     }
 
-    /// Scratch floats `backward` (of `rows` cotangent rows) and `param_grad` may need.
-    pub fn scratch_len(&self, rows: usize) -> usize {
+    /// Scratch floats `backward` (of `rows` cotangent rows) and `param_grad` may need, for an
+    /// output of `out_len` values.
+    pub fn scratch_len(&self, rows: usize, out_len: usize) -> usize {
         match self {
+            Op::Activation(o) => o.scratch_len(out_len),
             Op::Conv(o) => o.scratch_len(rows),
             Op::Linear(o) => o.scratch_len(),
             Op::BatchNorm(o) => 2 * o.channels,
             Op::Binary(o) => o.scratch_len(),
             Op::Embedding(o) => o.scratch_len(),
+            Op::LayerNorm(o) => o.scratch_len(),
             _ => 0,
         }
     }
@@ -250,6 +258,7 @@ impl Op {
             Op::Conv(o) => o.forward(w, inputs[0], out, aux_f),
             Op::Pool(o) => o.forward(inputs[0], out, aux_i),
             Op::BatchNorm(o) => o.forward(w, inputs[0], out),
+            Op::LayerNorm(o) => o.forward(w, inputs[0], out, aux_f),
             Op::Activation(o) => o.forward(inputs[0], out),
             Op::Softmax(o) => o.forward(inputs[0], out),
             Op::Remap(o) => o.forward(inputs, out),
@@ -282,7 +291,8 @@ impl Op {
             Op::Conv(o) => o.backward(p.weights, m, dy, dx, scratch),
             Op::Pool(o) => o.backward(&p.aux.i, m, dy, dx),
             Op::BatchNorm(o) => o.backward(p.weights, m, dy, dx),
-            Op::Activation(o) => o.backward(p.inputs[0], p.output, m, dy, dx),
+            Op::LayerNorm(o) => o.backward(p.weights, p.inputs[0], &p.aux.f, m, dy, dx, scratch),
+            Op::Activation(o) => o.backward(p.inputs[0], p.output, m, dy, dx, scratch),
             Op::Softmax(o) => o.backward(p.output, m, dy, dx),
             Op::Remap(o) => o.backward(input, m, dy, dx),
             Op::Binary(o) => o.backward(p.weights, p.inputs, input, m, dy, dx, scratch),
@@ -299,6 +309,7 @@ impl Op {
             Op::Linear(o) => o.param_grad(p.weights, p.inputs[0], dy, scratch, sink),
             Op::Conv(o) => o.param_grad(p.weights, &p.aux.f, dy, kept, scratch, sink),
             Op::BatchNorm(o) => o.param_grad(p.weights, p.inputs[0], dy, scratch, sink),
+            Op::LayerNorm(o) => o.param_grad(p.weights, p.inputs[0], &p.aux.f, dy, scratch, sink),
             Op::Binary(o) => o.param_grad(p.weights, p.inputs, dy, scratch, sink),
             Op::Source(o) => o.param_grad(p.weights, dy, sink),
             Op::Embedding(o) => o.param_grad(p.weights, &p.aux.i, dy, scratch, sink),

@@ -1,14 +1,15 @@
 //! Normalisation layers: `BatchNormalization` (inference mode; its scale and B move, its running
-//! statistics never do) and `LayerNormalization` (opset 17; run as its decomposition, with the
-//! learned scale and bias as parameters of the layer).
+//! statistics never do) and `LayerNormalization` (opset 17; one [`LayerNorm`] node, or its
+//! decomposition where the scale is shared along part of the run, with the learned scale and
+//! bias as parameters of the layer).
 
 use super::super::attr::NodeCtx;
 use super::super::builder::Builder;
-use super::super::shapes::{broadcast, normalize_axis};
+use super::super::shapes::{broadcast, gather_map, normalize_axis};
 use super::elementwise::{push_binary, Side};
 use super::Importer;
 use crate::error::Result;
-use crate::ops::{Activation, ActivationKind, BatchNorm, BinaryKind, Op, Pool};
+use crate::ops::{Activation, ActivationKind, BatchNorm, BinaryKind, LayerNorm, Op, Pool};
 
 pub(super) const OPS: &[(&str, Importer)] = &[("BatchNormalization", batchnorm), ("LayerNormalization", layer_norm)];
 
@@ -39,9 +40,11 @@ fn batchnorm(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
     b.push(ctx, Op::BatchNorm(op), vec![x], s).map(|_| ())
 }
 
-/// `LayerNormalization` (PyTorch's `nn.LayerNorm`) over the axes from `axis` on, run as mean,
-/// difference, variance, `√(var + ε)`, quotient, then the learned scale and bias: the same nodes as
-/// the graph torch.onnx writes below opset 17.
+/// `LayerNormalization` (PyTorch's `nn.LayerNorm`) over the axes from `axis` on: one
+/// [`LayerNorm`] node when the scale and bias hold a value per position of the normalised run (as
+/// they always do from `nn.LayerNorm`), else run as mean, difference, variance, `√(var + ε)`,
+/// quotient, then the learned scale and bias — the same nodes as the graph torch.onnx writes below
+/// opset 17, and the same bits as the fused node.
 fn layer_norm(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
     if ctx.node.output.iter().skip(1).any(|o| !o.is_empty()) {
         return Err(ctx.err("the Mean and InvStdDev outputs of LayerNormalization are not supported"));
@@ -69,7 +72,18 @@ fn layer_norm(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
             return Err(ctx.err(format!("scale/bias of shape {sh:?} do not fit the input {s:?}")));
         }
     }
-    let eps = b.scalar(ctx, "epsilon", ctx.float("epsilon", 1e-5)?)?;
+    let epsilon = ctx.float("epsilon", 1e-5)?;
+    // One value of γ (and β) per position of a run, read as `i % h`: one fused node. Other
+    // broadcasts (a scale shared along part of the run) take the decomposition.
+    let per_position = |sh: &Vec<usize>| {
+        sh.iter().product::<usize>() == h
+            && gather_map(sh, &s).is_none_or(|map| map.iter().enumerate().all(|(i, &j)| j as usize == i % h))
+    };
+    if shapes.iter().all(per_position) && bias != Some(scale) {
+        let op = Op::LayerNorm(LayerNorm { scale, bias, epsilon, groups: c, len: h });
+        return b.push(ctx, op, vec![x], s).map(|_| ());
+    }
+    let eps = b.scalar(ctx, "epsilon", epsilon)?;
     let mean = b.push_step(ctx, "mean", Op::Pool(Pool::mean_over(c, h)), vec![x], reduced.clone())?;
     let d = push_binary(b, ctx, Some("centered"), BinaryKind::Sub, [Side::Value(x), Side::Value(mean)])?;
     let sq = push_binary(b, ctx, Some("squared"), BinaryKind::Mul, [Side::Value(d), Side::Value(d)])?;
