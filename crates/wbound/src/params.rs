@@ -2,7 +2,7 @@
 //! parametrised layer (a closed form: the model is linear in it), or a glob over tensor names.
 
 use crate::error::{Error, Result};
-use crate::graph::{Graph, Role, TensorId};
+use crate::graph::{Graph, Reason, Role, TensorId};
 use std::fmt;
 
 /// A choice of weights to move.
@@ -14,7 +14,7 @@ pub enum ParamSelection {
     /// The parameters of the last layer that has any (weight and bias).
     Last,
     /// Tensors whose name matches a glob (`*`, `?`, `[...]`); BatchNormalization running
-    /// statistics are never selected.
+    /// statistics and the importer's own scalars (a LayerNormalization's ε) are never selected.
     Glob(String),
 }
 
@@ -59,8 +59,12 @@ impl ParamSelection {
             ParamSelection::Glob(g) => {
                 let pat = glob::Pattern::new(g)
                     .map_err(|e| Error::setting("params", format!("'{g}' is not a valid glob: {e}")))?;
-                let ids: Vec<_> =
-                    (0..t.len()).filter(|&i| t[i].role != Role::Statistic && pat.matches(&t[i].name)).collect();
+                // Importer-made scalars (an epsilon) are not the model's: no glob reaches them.
+                let ids: Vec<_> = (0..t.len())
+                    .filter(|&i| {
+                        t[i].role != Role::Statistic && t[i].reason != Reason::Internal && pat.matches(&t[i].name)
+                    })
+                    .collect();
                 if ids.is_empty() {
                     let names: Vec<&str> =
                         t.iter().filter(|x| x.role != Role::Statistic).map(|x| x.name.as_str()).take(12).collect();

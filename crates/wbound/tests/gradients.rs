@@ -176,6 +176,10 @@ fn eval(op: &Op, w: &[Vec<f64>], ins: &[&[f64]]) -> Vec<f64> {
             }
             y
         }
+        Op::ErfGelu(o) => {
+            let [c0, c1, c2] = o.constants.map(|t| w[t][0]);
+            ins[0].iter().map(|&v| v * (libm::erf(v / c0) + c1) * c2).collect()
+        }
         Op::LayerNorm(o) => {
             let (x, scale) = (ins[0], &w[o.scale]);
             let mut y = vec![0.0; x.len()];
@@ -684,6 +688,39 @@ fn activations(seed: u64) -> (Vec<u8>, Vec<f32>) {
     (m.to_bytes(), rng.vec(6, 1.5))
 }
 
+/// The exporter's five-node GELU imports as one fused node (whose gradients the finite-difference
+/// check of `activations` covers, constants included); with an intermediate read elsewhere it
+/// stays five nodes, and both graphs score alike to the interpreter.
+#[test]
+fn exporter_gelu_is_fused_unless_an_intermediate_is_read_elsewhere() {
+    let fused = |bytes: &[u8]| {
+        let model = Model::from_bytes(bytes).unwrap();
+        model.graph().nodes.iter().filter(|n| matches!(n.op, Op::ErfGelu(_))).count()
+    };
+    let (bytes, _) = activations(1);
+    assert_eq!(fused(&bytes), 1);
+    for shared in ["erf", "sum"] {
+        let mut rng = Rng::new(5);
+        let mut m = OnnxBuilder::new("x", &[4]);
+        let w = rand_init(&mut m, &mut rng, "fc.w", &[4, 4], 4);
+        let h = m.op("Gemm", &["x", &w], vec![]);
+        let root2 = m.init_f32("root2", &[], &[2f32.sqrt()]);
+        let (one, half) = (m.init_f32("one", &[], &[1.0]), m.init_f32("half", &[], &[0.5]));
+        let d = m.op("Div", &[&h, &root2], vec![]);
+        let e = m.op("Erf", &[&d], vec![]);
+        let e1 = m.op("Add", &[&e, &one], vec![]);
+        let xe = m.op("Mul", &[&h, &e1], vec![]);
+        let g = m.op("Mul", &[&xe, &half], vec![]);
+        let other = m.op("Add", &[&g, if shared == "erf" { &e } else { &e1 }], vec![]);
+        let w2 = rand_init(&mut m, &mut rng, "out.w", &[4, 3], 4);
+        let out = m.op("Gemm", &[&other, &w2], vec![]);
+        m.output(&out);
+        let bytes = m.to_bytes();
+        assert_eq!(fused(&bytes), 0, "{shared} is read twice");
+        check_gradients(&format!("gelu with the {shared} read twice"), &bytes, &rng.vec(4, 1.5));
+    }
+}
+
 /// Joins: a constant-mode Pad (fill 0.5) of a convolution's output, Concat of it with the graph
 /// input on the channel axis (two computed values), and Concat of a value with itself. Input
 /// `[N, 2, 4, 4]`, 3 classes.
@@ -1114,6 +1151,42 @@ fn layer_norm_gradients_match_finite_differences() {
         let (bytes, x) = layer_norms(seed);
         check_gradients(&format!("layer_norms seed {seed}"), &bytes, &x);
     }
+}
+
+/// LayerNormalization over `[2, 3]` with a scale and bias shared along the last axis (`[2, 1]`):
+/// not one value per position, so it runs as its decomposition, whose ε no glob selects.
+fn shared_scale_layer_norm(seed: u64) -> (Vec<u8>, Vec<f32>) {
+    let mut rng = Rng::new(seed);
+    let mut m = OnnxBuilder::new("x", &[2, 3]).opset(17);
+    let s = m.init_f32("ln.scale", &[2, 1], &positive(&mut rng, 2, 0.5, 1.5));
+    let b = m.init_f32("ln.bias", &[2, 1], &rng.vec(2, 0.5));
+    let l = m.op("LayerNormalization", &["x", &s, &b], vec![attr_int("axis", 1), attr_float("epsilon", 0.1)]);
+    let fl = m.op("Flatten", &[&l], vec![]);
+    let wf = rand_init(&mut m, &mut rng, "fc.w", &[6, 3], 6);
+    let out = m.op("Gemm", &[&fl, &wf], vec![]);
+    m.output(&out);
+    (m.to_bytes(), rng.vec(6, 1.0))
+}
+
+#[test]
+fn shared_scale_layer_norm_is_decomposed_with_its_gradients() {
+    for seed in [1, 2] {
+        let (bytes, x) = shared_scale_layer_norm(seed);
+        check_gradients(&format!("shared-scale layer norm seed {seed}"), &bytes, &x);
+        let model = Model::from_bytes(&bytes).unwrap();
+        let ops: Vec<&Op> = model.graph().nodes.iter().map(|n| &n.op).collect();
+        assert!(!ops.iter().any(|op| matches!(op, Op::LayerNorm(_))), "a shared scale must not be fused");
+        let eps =
+            model.tensors().iter().position(|t| t.name.ends_with("/epsilon")).expect("the decomposition's epsilon");
+        let all = wbound::ParamSelection::Glob("*".into()).resolve(model.graph()).unwrap();
+        assert!(!all.contains(&eps), "a glob selected the importer's epsilon");
+        assert!(all.iter().any(|&t| model.tensors()[t].name == "ln.scale"));
+    }
+    // nn.LayerNorm's own scale (one value per position) is one fused node, with no epsilon tensor.
+    let (bytes, _) = layer_norms(1);
+    let model = Model::from_bytes(&bytes).unwrap();
+    assert_eq!(model.graph().nodes.iter().filter(|n| matches!(n.op, Op::LayerNorm(_))).count(), 2);
+    assert!(!model.tensors().iter().any(|t| t.name.ends_with("/epsilon")));
 }
 
 /// LayerNormalization of `[1, 2, 3, 4]`: mean 2.5, variance 1.25; scale 2, bias 1 on the last value.

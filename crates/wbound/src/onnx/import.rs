@@ -100,6 +100,7 @@ pub fn build(model: &ModelProto) -> Result<Graph> {
             out.name, b.values[output].shape
         )));
     }
+    super::fuse::gelus(&mut b, output);
     Ok(Graph {
         values: b.values,
         buffers: b.buffers,

@@ -15,6 +15,7 @@
 mod attr;
 mod builder;
 pub mod external;
+mod fuse;
 mod import;
 mod ops;
 pub mod proto;

@@ -19,6 +19,7 @@ pub mod batchnorm;
 pub mod binary;
 pub mod conv;
 pub mod embedding;
+pub mod gelu;
 pub mod gemm;
 pub mod gram;
 pub mod lanes;
@@ -29,6 +30,8 @@ mod narrow;
 pub mod pool;
 pub mod reduce;
 pub mod remap;
+#[cfg(test)]
+pub(crate) mod sequence;
 pub mod softmax;
 pub mod source;
 
@@ -37,6 +40,7 @@ pub use batchnorm::BatchNorm;
 pub use binary::{Binary, BinaryKind, Operand};
 pub use conv::Conv;
 pub use embedding::{Embedding, Indices};
+pub use gelu::ErfGelu;
 pub use layer_norm::LayerNorm;
 pub use linear::{Bias, Linear, WeightLayout};
 pub use matmul::MatMul;
@@ -124,6 +128,7 @@ pub enum Op {
     Pool(Pool),
     BatchNorm(BatchNorm),
     LayerNorm(LayerNorm),
+    ErfGelu(ErfGelu),
     Activation(Activation),
     Softmax(Softmax),
     Remap(Remap),
@@ -142,6 +147,7 @@ impl Op {
             Op::Conv(o) => o.tensors(),
             Op::BatchNorm(o) => o.tensors(),
             Op::LayerNorm(o) => o.tensors(),
+            Op::ErfGelu(o) => o.tensors(),
             Op::Binary(o) => o.tensors(),
             Op::Source(o) => vec![o.tensor],
             Op::Embedding(o) => vec![o.table],
@@ -160,7 +166,9 @@ impl Op {
     /// Whether the gradient of a weight tensor this operator reads depends on the current values
     /// of a weight tensor (a learned divisor: `∂(a / b)/∂b = −a / b²`).
     pub fn gradient_reads_weights(&self) -> bool {
+        // The fused GELU's constants' gradients read the constants (a divisor among them).
         matches!(self, Op::Binary(o) if o.kind == BinaryKind::Div && matches!(o.operands[1], Operand::Tensor(_)))
+            || matches!(self, Op::ErfGelu(_))
     }
 
     /// Whether the output depends differentiably on dynamic input `input` (an embedding's
@@ -211,6 +219,7 @@ impl Op {
             Op::Binary(o) => o.scratch_len(),
             Op::Embedding(o) => o.scratch_len(),
             Op::LayerNorm(o) => o.scratch_len(),
+            Op::ErfGelu(o) => o.scratch_len(),
             _ => 0,
         }
     }
@@ -259,6 +268,7 @@ impl Op {
             Op::Pool(o) => o.forward(inputs[0], out, aux_i),
             Op::BatchNorm(o) => o.forward(w, inputs[0], out),
             Op::LayerNorm(o) => o.forward(w, inputs[0], out, aux_f),
+            Op::ErfGelu(o) => o.forward(w, inputs[0], out),
             Op::Activation(o) => o.forward(inputs[0], out),
             Op::Softmax(o) => o.forward(inputs[0], out),
             Op::Remap(o) => o.forward(inputs, out),
@@ -292,6 +302,7 @@ impl Op {
             Op::Pool(o) => o.backward(&p.aux.i, m, dy, dx),
             Op::BatchNorm(o) => o.backward(p.weights, m, dy, dx),
             Op::LayerNorm(o) => o.backward(p.weights, p.inputs[0], &p.aux.f, m, dy, dx, scratch),
+            Op::ErfGelu(o) => o.backward(p.weights, p.inputs[0], m, dy, dx, scratch),
             Op::Activation(o) => o.backward(p.inputs[0], p.output, m, dy, dx, scratch),
             Op::Softmax(o) => o.backward(p.output, m, dy, dx),
             Op::Remap(o) => o.backward(input, m, dy, dx),
@@ -310,6 +321,7 @@ impl Op {
             Op::Conv(o) => o.param_grad(p.weights, &p.aux.f, dy, kept, scratch, sink),
             Op::BatchNorm(o) => o.param_grad(p.weights, p.inputs[0], dy, scratch, sink),
             Op::LayerNorm(o) => o.param_grad(p.weights, p.inputs[0], &p.aux.f, dy, scratch, sink),
+            Op::ErfGelu(o) => o.param_grad(p.weights, p.inputs[0], dy, sink),
             Op::Binary(o) => o.param_grad(p.weights, p.inputs, dy, scratch, sink),
             Op::Source(o) => o.param_grad(p.weights, dy, sink),
             Op::Embedding(o) => o.param_grad(p.weights, &p.aux.i, dy, scratch, sink),
