@@ -2,6 +2,7 @@
 //! be held bit for bit to the nodes it replaces.
 
 use super::{Aux, Op, Pass, Weights};
+use proptest::prelude::*;
 
 /// Runs `nodes` on `x` the way the engine does (forward in order; backward of `m` rows in
 /// reverse order into zeroed cotangents, input by input; then each node's weight gradients
@@ -54,4 +55,28 @@ pub(crate) fn run_like_the_engine(
         }
     }
     (acts.pop().unwrap(), grads)
+}
+
+/// Holds the fused node `fused` (reading value 0) to the `nodes` it replaces: the same output,
+/// input cotangents added onto `start` and emitted gradients, bit for bit.
+pub(crate) fn fused_keeps_the_bits(
+    nodes: &[(Op, Vec<usize>)],
+    fused: Op,
+    w: &Weights,
+    x: &[f32],
+    m: usize,
+    dy: &[f32],
+    start: &[f32],
+) -> Result<(), TestCaseError> {
+    let (mut dx_old, mut dx_new) = (start.to_vec(), start.to_vec());
+    let (y_old, g_old) = run_like_the_engine(nodes, w, x, m, dy, &mut dx_old);
+    let (y_new, g_new) = run_like_the_engine(&[(fused, vec![0])], w, x, m, dy, &mut dx_new);
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    prop_assert_eq!(bits(&y_new), bits(&y_old));
+    prop_assert_eq!(bits(&dx_new), bits(&dx_old));
+    prop_assert_eq!(g_new.len(), g_old.len());
+    for (a, b) in g_new.iter().zip(&g_old) {
+        prop_assert_eq!(bits(a), bits(b));
+    }
+    Ok(())
 }
