@@ -35,19 +35,6 @@ pub(super) fn gelus(b: &mut Builder, output: ValueId) {
 /// The input and constants `[c₀, c₁, c₂]` of the GELU that `nodes` (five) compute, if they do.
 fn gelu_at(nodes: &[Node], readers: &[usize], b: &Builder) -> Option<(ValueId, [TensorId; 3])> {
     let [div, erf, add, mul, scale] = nodes else { return None };
-    // Each intermediate read once, by the next node of the pattern, and not through a view
-    // (a reshape shares its source's buffer).
-    let viewed = |v: ValueId| {
-        b.values.iter().enumerate().any(|(u, val)| u != v && val.buffer == b.values[v].buffer && readers[u] > 0)
-    };
-    if nodes[..4].iter().any(|n| readers[n.output] != 1 || viewed(n.output)) {
-        return None;
-    }
-    let x = *div.inputs.first()?;
-    let len = b.values[x].len();
-    if nodes.iter().any(|n| b.values[n.output].len() != len) {
-        return None;
-    }
     let c0 = value_and_scalar(div, BinaryKind::Div, b, false)?;
     let Op::Activation(a) = &erf.op else { return None };
     if a.kind != ActivationKind::Erf || erf.inputs != [div.output] {
@@ -58,10 +45,26 @@ fn gelu_at(nodes: &[Node], readers: &[usize], b: &Builder) -> Option<(ValueId, [
     if add.inputs != [erf.output] || scale.inputs != [mul.output] {
         return None;
     }
+    let x = div.inputs[0];
     let Op::Binary(m) = &mul.op else { return None };
     let both = [Operand::Input(0), Operand::Input(1)];
     let reads = mul.inputs == [x, add.output] || mul.inputs == [add.output, x];
-    (m.kind == BinaryKind::Mul && m.operands == both && m.maps == [None, None] && reads).then_some((x, [c0, c1, c2]))
+    if m.kind != BinaryKind::Mul || m.operands != both || m.maps != [None, None] || !reads {
+        return None;
+    }
+    let len = b.values[x].len();
+    if nodes.iter().any(|n| b.values[n.output].len() != len) {
+        return None;
+    }
+    // Each intermediate read once, by the next node of the pattern, and not through a view
+    // (a reshape shares its source's buffer).
+    let viewed = |v: ValueId| {
+        b.values.iter().enumerate().any(|(u, val)| u != v && val.buffer == b.values[v].buffer && readers[u] > 0)
+    };
+    if nodes[..4].iter().any(|n| readers[n.output] != 1 || viewed(n.output)) {
+        return None;
+    }
+    Some((x, [c0, c1, c2]))
 }
 
 /// The one-value tensor of a `kind` node between one value (the output's shape) and it, on

@@ -307,7 +307,6 @@ impl Conv {
         }
         let (kd, t) = (self.kdim(), self.t());
         let in_len = self.cin * self.plane();
-        let tap = |s: f32, d: f32| if s != 0.0 { 0.0 + s * d } else { 0.0 };
         for g in 0..self.group {
             let wg = &weight[g * kd..(g + 1) * kd];
             let dy_of = |r: usize| r * self.cout * t + g * t;
@@ -320,7 +319,7 @@ impl Conv {
                         let dxr = &mut dx[r * in_len..(r + 1) * in_len];
                         for (&i, &d) in row.iter().zip(dyr) {
                             if let Some(v) = dxr.get_mut(i as usize) {
-                                *v += tap(s, d);
+                                *v += outer_term(s, d);
                             }
                         }
                     }
@@ -334,9 +333,9 @@ impl Conv {
                     let src = &dy[dy_of(r) + pos..dy_of(r) + pos + len];
                     let dxr = &mut dx[r * in_len..(r + 1) * in_len];
                     if sw == 1 {
-                        dxr[inp..inp + len].iter_mut().zip(src).for_each(|(v, &d)| *v += tap(s, d));
+                        dxr[inp..inp + len].iter_mut().zip(src).for_each(|(v, &d)| *v += outer_term(s, d));
                     } else {
-                        src.iter().enumerate().for_each(|(i, &d)| dxr[inp + i * sw] += tap(s, d));
+                        src.iter().enumerate().for_each(|(i, &d)| dxr[inp + i * sw] += outer_term(s, d));
                     }
                 }
             });
@@ -370,7 +369,6 @@ impl Conv {
                 row[x0..x1].fill(1.0);
             }
         }
-        let tap = |s: f32, d: f32| if s != 0.0 { 0.0 + s * d } else { 0.0 };
         for g in 0..self.group {
             for c in 0..cin_g {
                 let plane = (g * cin_g + c) * t;
@@ -395,7 +393,7 @@ impl Conv {
                                     let to = (r * in_len + plane + iz * slice + k0) as isize + shift;
                                     let dxs = &mut dx[to as usize..to as usize + (k1 - k0)];
                                     for ((v, &d), &keep) in dxs.iter_mut().zip(&dy[from + k0..from + k1]).zip(mask) {
-                                        let sum = *v + tap(s, d);
+                                        let sum = *v + outer_term(s, d);
                                         *v = if keep != 0.0 { sum } else { *v };
                                     }
                                 }
@@ -518,6 +516,16 @@ impl Conv {
             }
         }
         done
+    }
+}
+
+/// One value `w · δ` of the outer product `dcols = W_gᵀ · δ_g` as the product writes it: `0 + w·δ`,
+/// and `+0` for a zero weight whatever `δ` (the kernel skips it).
+fn outer_term(s: f32, d: f32) -> f32 {
+    if s != 0.0 {
+        0.0 + s * d
+    } else {
+        0.0
     }
 }
 
