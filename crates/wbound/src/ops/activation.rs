@@ -126,15 +126,27 @@ impl Activation {
         y.iter_mut().zip(x).for_each(|(o, &v)| *o = self.apply(v));
     }
 
+    /// Whether the derivative costs a transcendental function or a division, so that the
+    /// backward of several rows computes it once; a select or a product is cheaper to redo per
+    /// row than to store and read back.
+    fn costly(&self) -> bool {
+        use ActivationKind::*;
+        matches!(
+            self.kind,
+            Sigmoid | Softplus | Softsign | HardSwish | Erf | Gelu { .. } | Sqrt | Pow { .. } | Log | Sin | Cos
+        )
+    }
+
     /// Scratch floats of [`Activation::backward`] for an `n`-value output: the derivative at
     /// each value.
     pub(crate) fn scratch_len(&self, n: usize) -> usize {
         n
     }
 
-    /// Adds `dy ⊙ f′` to `dx` for `m` rows; with more than one row, `f′` is computed once into
-    /// `scratch` (of [`Activation::scratch_len`]) and read by every row — the same `f32` values,
-    /// so the same bits as computing it per row, without `m` evaluations of `erf`, `exp` or `powf`.
+    /// Adds `dy ⊙ f′` to `dx` for `m` rows; with more than one row and a costly `f′`, it is
+    /// computed once into `scratch` (of [`Activation::scratch_len`]) and read by every row — the
+    /// same `f32` values, so the same bits as computing it per row, without `m` evaluations of
+    /// `erf`, `exp` or `powf`.
     pub(crate) fn backward(&self, x: &[f32], y: &[f32], m: usize, dy: &[f32], dx: &mut [f32], scratch: &mut [f32]) {
         // One monomorphised loop per function, so that each vectorises.
         fn each(
@@ -143,53 +155,61 @@ impl Activation {
             m: usize,
             dy: &[f32],
             dx: &mut [f32],
-            scratch: &mut [f32],
+            scratch: Option<&mut [f32]>,
             f: impl Fn(f32, f32) -> f32,
         ) {
             let n = x.len();
             let rows = dy.chunks_exact(n).zip(dx.chunks_exact_mut(n)).take(m);
-            if m == 1 {
+            let Some(scratch) = scratch else {
                 for (dyr, dxr) in rows {
                     for (((o, &d), &xv), &yv) in dxr.iter_mut().zip(dyr).zip(x).zip(y) {
                         *o += d * f(xv, yv);
                     }
                 }
                 return;
-            }
+            };
             let fp = &mut scratch[..n];
             fp.iter_mut().zip(x.iter().zip(y)).for_each(|(p, (&xv, &yv))| *p = f(xv, yv));
             for (dyr, dxr) in rows {
                 dxr.iter_mut().zip(dyr).zip(&*fp).for_each(|((o, &d), &p)| *o += d * p);
             }
         }
+        // The derivative once for all rows, in scratch, where that saves work.
+        let once = (m > 1 && self.costly()).then_some(scratch);
         match self.kind {
-            ActivationKind::Relu => each(x, y, m, dy, dx, scratch, |x, _| if x > 0.0 { 1.0 } else { 0.0 }),
+            ActivationKind::Relu => each(x, y, m, dy, dx, once, |x, _| if x > 0.0 { 1.0 } else { 0.0 }),
             ActivationKind::LeakyRelu { alpha } => {
-                each(x, y, m, dy, dx, scratch, |x, _| if x > 0.0 { 1.0 } else { alpha })
+                each(x, y, m, dy, dx, once, |x, _| if x > 0.0 { 1.0 } else { alpha })
             }
-            ActivationKind::Sigmoid => each(x, y, m, dy, dx, scratch, |_, y| y * (1.0 - y)),
-            ActivationKind::Tanh => each(x, y, m, dy, dx, scratch, |_, y| 1.0 - y * y),
-            ActivationKind::Elu { alpha } => {
-                each(x, y, m, dy, dx, scratch, |x, y| if x > 0.0 { 1.0 } else { y + alpha })
-            }
+            ActivationKind::Sigmoid => each(x, y, m, dy, dx, once, |_, y| y * (1.0 - y)),
+            ActivationKind::Tanh => each(x, y, m, dy, dx, once, |_, y| 1.0 - y * y),
+            ActivationKind::Elu { alpha } => each(x, y, m, dy, dx, once, |x, y| if x > 0.0 { 1.0 } else { y + alpha }),
             ActivationKind::Selu { alpha, gamma } => {
-                each(x, y, m, dy, dx, scratch, |x, y| if x > 0.0 { gamma } else { y + gamma * alpha })
+                each(x, y, m, dy, dx, once, |x, y| if x > 0.0 { gamma } else { y + gamma * alpha })
             }
             ActivationKind::Clip { min, max } => {
-                each(x, y, m, dy, dx, scratch, |x, _| if x > min && x < max { 1.0 } else { 0.0 })
+                each(x, y, m, dy, dx, once, |x, _| if x > min && x < max { 1.0 } else { 0.0 })
             }
-            ActivationKind::Softplus => each(x, y, m, dy, dx, scratch, |x, _| 1.0 / (1.0 + (-x).exp())),
-            ActivationKind::Softsign => {
-                each(x, y, m, dy, dx, scratch, |x, _| 1.0 / ((1.0 + x.abs()) * (1.0 + x.abs())))
+            ActivationKind::Softplus => each(x, y, m, dy, dx, once, |x, _| 1.0 / (1.0 + (-x).exp())),
+            ActivationKind::Softsign => each(x, y, m, dy, dx, once, |x, _| 1.0 / ((1.0 + x.abs()) * (1.0 + x.abs()))),
+            ActivationKind::HardSigmoid { alpha, beta } => {
+                each(
+                    x,
+                    y,
+                    m,
+                    dy,
+                    dx,
+                    once,
+                    |x, _| {
+                        if alpha * x + beta > 0.0 && alpha * x + beta < 1.0 {
+                            alpha
+                        } else {
+                            0.0
+                        }
+                    },
+                )
             }
-            ActivationKind::HardSigmoid { alpha, beta } => each(x, y, m, dy, dx, scratch, |x, _| {
-                if alpha * x + beta > 0.0 && alpha * x + beta < 1.0 {
-                    alpha
-                } else {
-                    0.0
-                }
-            }),
-            ActivationKind::HardSwish => each(x, y, m, dy, dx, scratch, |x, _| {
+            ActivationKind::HardSwish => each(x, y, m, dy, dx, once, |x, _| {
                 if x <= -3.0 {
                     0.0
                 } else if x >= 3.0 {
@@ -198,22 +218,20 @@ impl Activation {
                     (2.0 * x + 3.0) / 6.0
                 }
             }),
-            ActivationKind::Erf => each(x, y, m, dy, dx, scratch, |x, _| FRAC_2_SQRT_PI * (-x * x).exp()),
-            ActivationKind::Gelu { tanh: false } => each(x, y, m, dy, dx, scratch, |x, _| {
+            ActivationKind::Erf => each(x, y, m, dy, dx, once, |x, _| FRAC_2_SQRT_PI * (-x * x).exp()),
+            ActivationKind::Gelu { tanh: false } => each(x, y, m, dy, dx, once, |x, _| {
                 0.5 * (1.0 + libm::erff(x * FRAC_1_SQRT_2)) + x * INV_SQRT_2PI * (-0.5 * x * x).exp()
             }),
-            ActivationKind::Gelu { tanh: true } => each(x, y, m, dy, dx, scratch, |x, _| {
+            ActivationKind::Gelu { tanh: true } => each(x, y, m, dy, dx, once, |x, _| {
                 let t = (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh();
                 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * x * x)
             }),
-            ActivationKind::Sqrt => each(x, y, m, dy, dx, scratch, |_, y| 0.5 / y),
-            ActivationKind::Pow { exponent } => {
-                each(x, y, m, dy, dx, scratch, |x, _| exponent * x.powf(exponent - 1.0))
-            }
-            ActivationKind::Exp => each(x, y, m, dy, dx, scratch, |_, y| y),
-            ActivationKind::Log => each(x, y, m, dy, dx, scratch, |x, _| 1.0 / x),
-            ActivationKind::Neg => each(x, y, m, dy, dx, scratch, |_, _| -1.0),
-            ActivationKind::Abs => each(x, y, m, dy, dx, scratch, |x, _| {
+            ActivationKind::Sqrt => each(x, y, m, dy, dx, once, |_, y| 0.5 / y),
+            ActivationKind::Pow { exponent } => each(x, y, m, dy, dx, once, |x, _| exponent * x.powf(exponent - 1.0)),
+            ActivationKind::Exp => each(x, y, m, dy, dx, once, |_, y| y),
+            ActivationKind::Log => each(x, y, m, dy, dx, once, |x, _| 1.0 / x),
+            ActivationKind::Neg => each(x, y, m, dy, dx, once, |_, _| -1.0),
+            ActivationKind::Abs => each(x, y, m, dy, dx, once, |x, _| {
                 if x > 0.0 {
                     1.0
                 } else if x < 0.0 {
@@ -222,9 +240,9 @@ impl Activation {
                     0.0
                 }
             }),
-            ActivationKind::Reciprocal => each(x, y, m, dy, dx, scratch, |_, y| -y * y),
-            ActivationKind::Sin => each(x, y, m, dy, dx, scratch, |x, _| x.cos()),
-            ActivationKind::Cos => each(x, y, m, dy, dx, scratch, |x, _| -x.sin()),
+            ActivationKind::Reciprocal => each(x, y, m, dy, dx, once, |_, y| -y * y),
+            ActivationKind::Sin => each(x, y, m, dy, dx, once, |x, _| x.cos()),
+            ActivationKind::Cos => each(x, y, m, dy, dx, once, |x, _| -x.sin()),
         }
     }
 }
