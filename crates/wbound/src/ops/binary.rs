@@ -79,6 +79,19 @@ impl Block {
     }
 }
 
+/// `g + d · p` where `d` is not zero, else `g`: how the element-wise nodes add a cotangent `d`
+/// times a partial `p` into `g` (and what the nodes fused from them must reproduce). A select,
+/// not a branch, so that the loops vectorise: `g` keeps its value (and the sign of a zero) where
+/// `d` is zero, whatever the partial there.
+#[inline]
+pub(crate) fn add_where_nonzero(g: f32, d: f32, p: f32) -> f32 {
+    if d != 0.0 {
+        g + d * p
+    } else {
+        g
+    }
+}
+
 /// `∂y/∂side` at every output value: one value for all, or one per value.
 enum Partials<'a> {
     All(f32),
@@ -257,9 +270,7 @@ impl Binary {
         g: &mut [f32],
         partials: impl Fn(usize, usize) -> I,
     ) {
-        // A select, not a branch, so that the loops vectorise: `g` keeps its value (and the sign
-        // of a zero) where `dy` is zero, whatever the partial there.
-        let add = |gi: f32, d: f32, p: f32| if d != 0.0 { gi + d * p } else { gi };
+        let add = add_where_nonzero;
         match (&self.maps[side], self.blocks[side]) {
             (None, _) => {
                 for ((gi, &d), p) in g.iter_mut().zip(dy).zip(partials(0, dy.len())) {

@@ -10,6 +10,7 @@
 //! passes over `m` cotangent rows of them (the transformers' MLP activations, four times as wide
 //! as their residual stream).
 
+use super::binary::add_where_nonzero as add;
 use super::{GradSink, Weights};
 use crate::tensor::TensorId;
 use std::f32::consts::FRAC_2_SQRT_PI;
@@ -20,15 +21,6 @@ pub struct ErfGelu {
     /// The divisor `c₀` (√2), the addend `c₁` (1) and the factor `c₂` (0.5): one-value tensors.
     pub constants: [TensorId; 3],
     pub len: usize,
-}
-
-/// `g + d · p` where `d` is not zero, else `g`: the element-wise nodes' accumulation.
-fn add(g: f32, d: f32, p: f32) -> f32 {
-    if d != 0.0 {
-        g + d * p
-    } else {
-        g
-    }
 }
 
 /// The values and cotangents of one element through the chain, for an output cotangent `dy`.

@@ -13,6 +13,7 @@
 //! run's mean and standard deviation (the centred and normalised values are recomputed, with the
 //! same bits).
 
+use super::binary::add_where_nonzero;
 use super::{GradSink, Weights};
 use crate::tensor::TensorId;
 
@@ -30,25 +31,6 @@ pub struct LayerNorm {
     pub len: usize,
 }
 
-/// The cotangent an element-wise node passes on for `∂ = 1` into a zeroed buffer: zero where
-/// the incoming one is zero (a select: the sign of a zero is not passed on).
-fn through(d: f32) -> f32 {
-    if d != 0.0 {
-        0.0 + d * 1.0
-    } else {
-        0.0
-    }
-}
-
-/// `g + d · p` where `d` is not zero, else `g`: the element-wise nodes' accumulation.
-fn add(g: f32, d: f32, p: f32) -> f32 {
-    if d != 0.0 {
-        g + d * p
-    } else {
-        g
-    }
-}
-
 impl LayerNorm {
     pub(crate) fn tensors(&self) -> Vec<TensorId> {
         let mut t = vec![self.scale];
@@ -61,15 +43,16 @@ impl LayerNorm {
         2 * self.groups
     }
 
-    /// One run's cotangents (backward), or one tensor's gradient (`param_grad`).
+    /// A run's centred values, their `∂/∂σ` and their cotangents (backward), or one tensor's
+    /// gradient (`param_grad`).
     pub(crate) fn scratch_len(&self) -> usize {
-        self.len
+        3 * self.len
     }
 
     /// The cotangent of the scaled value `x̂ · γ` given the output's: the bias's node passes it on.
     fn scaled_cotangent(&self, d: f32) -> f32 {
         if self.bias.is_some() {
-            through(d)
+            add_where_nonzero(0.0, d, 1.0)
         } else {
             d
         }
@@ -114,31 +97,36 @@ impl LayerNorm {
         let n = self.groups * len;
         let gamma = w.get(self.scale);
         let (means, sds) = aux.split_at(self.groups);
-        let centred = &mut scratch[..len];
-        for (dyr, dxr) in dy.chunks_exact(n).zip(dx.chunks_exact_mut(n)).take(m) {
-            let runs = dyr.chunks_exact(len).zip(dxr.chunks_exact_mut(len)).zip(x.chunks_exact(len));
-            for (j, ((dys, dxs), xs)) in runs.enumerate() {
-                let (mean, sd) = (means[j], sds[j]);
+        let (centred, rest) = scratch[..3 * len].split_at_mut(len);
+        let (slopes, d_centred) = rest.split_at_mut(len);
+        for (j, xs) in x.chunks_exact(len).enumerate() {
+            let (mean, sd) = (means[j], sds[j]);
+            // What every row reads: the centred values and the quotient's ∂/∂σ = −(x − μ)/σ².
+            for ((c, s), &v) in centred.iter_mut().zip(slopes.iter_mut()).zip(xs) {
+                *c = v - mean;
+                *s = -*c / (sd * sd);
+            }
+            let inv = 1.0 / sd;
+            let rows = dy.chunks_exact(n).zip(dx.chunks_exact_mut(n)).take(m);
+            for (dys, dxs) in rows.map(|(dyr, dxr)| (&dyr[j * len..(j + 1) * len], &mut dxr[j * len..(j + 1) * len])) {
                 // The quotient's backward: onto the centred value (∂ = 1/σ) and, folded over the
-                // run, onto σ (∂ = −(x − μ)/σ²).
-                let inv = 1.0 / sd;
+                // run, onto σ.
                 let mut d_sd = 0.0f32;
-                for ((c, &d), (&v, &g)) in centred.iter_mut().zip(dys).zip(xs.iter().zip(gamma)) {
-                    let d_norm = add(0.0, self.scaled_cotangent(d), g);
-                    *c = add(0.0, d_norm, inv);
-                    d_sd = add(d_sd, d_norm, -(v - mean) / (sd * sd));
+                for ((dc, &d), (&g, &slope)) in d_centred.iter_mut().zip(dys).zip(gamma.iter().zip(&*slopes)) {
+                    let d_norm = add_where_nonzero(0.0, self.scaled_cotangent(d), g);
+                    *dc = add_where_nonzero(0.0, d_norm, inv);
+                    d_sd = add_where_nonzero(d_sd, d_norm, slope);
                 }
                 // √ (∂ = 0.5/σ), `+ ε`, then the variance's mean shares each square its part.
-                let d_var = through(0.0 + d_sd * (0.5 / sd));
+                let d_var = add_where_nonzero(0.0, 0.0 + d_sd * (0.5 / sd), 1.0);
                 let d_square = 0.0 + d_var / area;
                 // The square's two operands (both the centred value), then the difference's:
                 // onto x, and folded over the run onto μ (∂ = −1).
                 let mut d_mean = 0.0f32;
-                for ((o, &c), &v) in dxs.iter_mut().zip(&*centred).zip(xs) {
-                    let centred_value = v - mean;
-                    let c = add(add(c, d_square, centred_value), d_square, centred_value);
-                    *o = add(*o, c, 1.0);
-                    d_mean = add(d_mean, c, -1.0);
+                for ((o, &dc), &c) in dxs.iter_mut().zip(&*d_centred).zip(&*centred) {
+                    let dc = add_where_nonzero(add_where_nonzero(dc, d_square, c), d_square, c);
+                    *o = add_where_nonzero(*o, dc, 1.0);
+                    d_mean = add_where_nonzero(d_mean, dc, -1.0);
                 }
                 // The mean's share of each value comes last.
                 let share = d_mean / area;
@@ -166,7 +154,7 @@ impl LayerNorm {
             for (j, (dys, xs)) in dy.chunks_exact(len).zip(x.chunks_exact(len)).enumerate() {
                 let (mean, sd) = (means[j], sds[j]);
                 for ((gi, &d), &v) in g.iter_mut().zip(dys).zip(xs) {
-                    *gi = add(*gi, self.scaled_cotangent(d), (v - mean) / sd);
+                    *gi = add_where_nonzero(*gi, self.scaled_cotangent(d), (v - mean) / sd);
                 }
             }
             sink(self.scale, 0, g);
@@ -174,7 +162,7 @@ impl LayerNorm {
         if let Some(bias) = self.bias.filter(|&b| w.is_selected(b)) {
             g.fill(0.0);
             for dys in dy.chunks_exact(len) {
-                g.iter_mut().zip(dys).for_each(|(gi, &d)| *gi = add(*gi, d, 1.0));
+                g.iter_mut().zip(dys).for_each(|(gi, &d)| *gi = add_where_nonzero(*gi, d, 1.0));
             }
             sink(bias, 0, g);
         }
