@@ -29,7 +29,24 @@ pub struct Remap {
     idx: Vec<u32>,
     /// The constant values entries may read.
     consts: Vec<f32>,
+    /// The map as runs of consecutive outputs reading consecutive values of one input, in output
+    /// order, when it reads no constant and its runs are long (an attention head's rows moved by
+    /// a transpose, a slice, a concatenation); empty otherwise.
+    runs: Vec<Run>,
 }
+
+/// Outputs `out..out + len` read values `start..start + len` of input `input`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Run {
+    out: u32,
+    input: u16,
+    start: u32,
+    len: u32,
+}
+
+/// The shortest mean run length for which [`Remap::runs`] is kept: below it the per-run
+/// bookkeeping costs more than the slice loops save.
+const MIN_MEAN_RUN: usize = 8;
 
 /// Row-major strides of `shape`.
 pub fn strides(shape: &[usize]) -> Vec<usize> {
@@ -81,7 +98,30 @@ impl Remap {
         if src.iter().all(|&s| s == 0) {
             src.clear();
         }
-        Remap { src, idx, consts }
+        let mut map = Remap { src, idx, consts, runs: Vec::new() };
+        map.runs = map.find_runs();
+        map
+    }
+
+    /// The map's runs when it reads no constant and they are at least [`MIN_MEAN_RUN`] long on
+    /// average, else none.
+    fn find_runs(&self) -> Vec<Run> {
+        let mut runs: Vec<Run> = Vec::new();
+        for o in 0..self.idx.len() {
+            let input = self.src.get(o).copied().unwrap_or(0);
+            if input == CONST {
+                return Vec::new();
+            }
+            let start = self.idx[o];
+            match runs.last_mut() {
+                Some(r) if r.input == input && u64::from(r.start) + u64::from(r.len) == u64::from(start) => r.len += 1,
+                _ => runs.push(Run { out: o as u32, input, start, len: 1 }),
+            }
+        }
+        if runs.len() * MIN_MEAN_RUN > self.idx.len() {
+            runs.clear();
+        }
+        runs
     }
 
     /// Output values.
@@ -178,6 +218,13 @@ impl Remap {
     }
 
     pub(crate) fn forward(&self, inputs: &[&[f32]], y: &mut [f32]) {
+        if !self.runs.is_empty() {
+            for r in &self.runs {
+                let (o, i, len) = (r.out as usize, r.start as usize, r.len as usize);
+                y[o..o + len].copy_from_slice(&inputs[usize::from(r.input)][i..i + len]);
+            }
+            return;
+        }
         if self.src.is_empty() {
             let x = inputs[0];
             y.iter_mut().zip(&self.idx).for_each(|(o, &i)| *o = x[i as usize]);
@@ -196,6 +243,14 @@ impl Remap {
         let (n, len) = (self.idx.len(), dx.len() / m.max(1));
         for (r, dyr) in dy.chunks_exact(n).enumerate().take(m) {
             let dxr = &mut dx[r * len..(r + 1) * len];
+            if !self.runs.is_empty() {
+                // Each value of `dx` receives its shares in output order, as below.
+                for run in self.runs.iter().filter(|run| usize::from(run.input) == input) {
+                    let (o, i, l) = (run.out as usize, run.start as usize, run.len as usize);
+                    dxr[i..i + l].iter_mut().zip(&dyr[o..o + l]).for_each(|(v, &d)| *v += d);
+                }
+                continue;
+            }
             if self.src.is_empty() {
                 for (&i, &d) in self.idx.iter().zip(dyr) {
                     dxr[i as usize] += d;
@@ -214,6 +269,68 @@ impl Remap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Values with zeros of both signs and repeats.
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        (0..len as u32)
+            .map(|i| match (i.wrapping_mul(2654435761) ^ seed) % 7 {
+                0 => 0.0,
+                1 => -0.0,
+                v => (v as f32 - 3.5) * 0.3 + (i % 5) as f32 * 1e-3,
+            })
+            .collect()
+    }
+
+    proptest! {
+        /// Maps made of runs of any length from three inputs (overlapping, repeated, merging
+        /// into longer runs): the run loops give the entry loops' outputs and cotangents, bit for
+        /// bit, with cotangents added onto values already there.
+        #[test]
+        fn runs_equal_the_entry_loops(
+            pieces in prop::collection::vec((0usize..3, 0usize..60, 1usize..24), 1..12),
+            seed: u32,
+        ) {
+            const LEN: usize = 84;
+            let entries: Vec<Entry> = pieces
+                .iter()
+                .flat_map(|&(input, start, len)| (start..start + len).map(move |index| Entry::Input { input, index }))
+                .collect();
+            let fast = Remap::new(entries);
+            let mut plain = fast.clone();
+            plain.runs.clear();
+            let inputs: Vec<Vec<f32>> = (0..3).map(|i| values(LEN, seed ^ i)).collect();
+            let views: Vec<&[f32]> = inputs.iter().map(|v| &v[..]).collect();
+            let n = fast.len();
+            let (mut y_fast, mut y_plain) = (vec![1.0; n], vec![2.0; n]);
+            fast.forward(&views, &mut y_fast);
+            plain.forward(&views, &mut y_plain);
+            prop_assert_eq!(y_fast.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), y_plain.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+            let rows = 2;
+            let dy = values(rows * n, seed.wrapping_add(7));
+            for input in 0..fast.inputs() {
+                let start = values(rows * LEN, seed.wrapping_add(11));
+                let (mut dx_fast, mut dx_plain) = (start.clone(), start);
+                fast.backward(input, rows, &dy, &mut dx_fast);
+                plain.backward(input, rows, &dy, &mut dx_plain);
+                prop_assert_eq!(dx_fast.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), dx_plain.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+            }
+        }
+    }
+
+    #[test]
+    fn runs_are_kept_only_where_they_are_long() {
+        // An attention head split: [65, 3, 64] -> [3, 65, 64] moves runs of 64.
+        let heads = Remap::transpose(&[65, 3, 64], &[1, 0, 2]);
+        assert_eq!(heads.runs.len(), 3 * 65);
+        assert!(heads.runs.iter().all(|r| r.len == 64));
+        // kᵀ: [3, 65, 64] -> [3, 64, 65] has no run longer than 1.
+        assert!(Remap::transpose(&[3, 65, 64], &[0, 2, 1]).runs.is_empty());
+        // Constants (padding) keep the entry loops.
+        assert!(Remap::pad(&[4, 64], &[0, 1], &[0, 1], 0.0).runs.is_empty());
+        // A concatenation: one run per input row.
+        assert_eq!(Remap::concat(&[&[2, 16], &[2, 8]], 1).runs.len(), 4);
+    }
 
     #[test]
     fn injective_maps_read_each_input_value_at_most_once() {
