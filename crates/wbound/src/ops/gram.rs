@@ -31,11 +31,29 @@ pub fn add_sq_norms(
     out: &mut [f64],
 ) {
     let (ga, gd) = scratch[..2 * t * t].split_at_mut(t * t);
-    let lg = Strides::row_major(t);
-    gemm(Product { m: t, k, n: t, alpha: 1.0, a, la, b: a, lb: la.t(), beta: 0.0, c: ga, lc: lg });
+    matrix(t, k, a, la, ga);
     for (r, o) in out.iter_mut().enumerate() {
-        let d = &dys[r * block..];
-        gemm(Product { m: t, k: n, n: t, alpha: 1.0, a: d, la: ld, b: d, lb: ld.t(), beta: 0.0, c: gd, lc: lg });
+        matrix(t, n, &dys[r * block..], ld, gd);
         *o += scale * dot64(ga, gd);
+    }
+}
+
+/// `g = a · aᵀ` (`t × t`, row-major) for `a: t × k`: the upper tiles mirrored where
+/// [`syrk`](super::syrk) takes the shape, else the full product (the same bits either way).
+fn matrix(t: usize, k: usize, a: &[f32], la: Strides, g: &mut [f32]) {
+    if !super::syrk::gram(t, k, a, la, g) {
+        gemm(Product {
+            m: t,
+            k,
+            n: t,
+            alpha: 1.0,
+            a,
+            la,
+            b: a,
+            lb: la.t(),
+            beta: 0.0,
+            c: g,
+            lc: Strides::row_major(t),
+        });
     }
 }

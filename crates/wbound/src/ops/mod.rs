@@ -34,6 +34,7 @@ pub mod remap;
 pub(crate) mod sequence;
 pub mod softmax;
 pub mod source;
+mod syrk;
 
 pub use activation::{Activation, ActivationKind};
 pub use batchnorm::BatchNorm;
