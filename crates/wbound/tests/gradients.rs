@@ -377,6 +377,16 @@ fn check_gradients(label: &str, bytes: &[u8], x: &[f32]) {
         })
         .collect();
 
+    // Later passes on the same workspace start from zero cotangents: one row, then all rows
+    // again, give the first pass's gradients bit for bit.
+    engine.backward(&mut ws, c0, &classes[m - 1..]);
+    engine.backward(&mut ws, c0, &classes);
+    for (r, first) in grads.iter().enumerate() {
+        engine.gradient(&mut ws, r);
+        let same = to64(&ws.grad).iter().zip(first).all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(same, "{label}: row {r} differs in a second backward pass");
+    }
+
     // Jacobian of all logits by central differences, one column per selected scalar.
     let total: usize = selected.iter().map(|&t| w[t].len()).sum();
     assert_eq!(grads[0].len(), total, "{label}: gradient length");

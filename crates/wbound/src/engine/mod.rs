@@ -116,6 +116,8 @@ pub struct Workspace {
     /// whether they belong to the current backward pass.
     kept: Vec<Vec<f32>>,
     kept_valid: Vec<bool>,
+    /// Per cotangent buffer: whether its first rows were zeroed in the current backward pass.
+    cleared: Vec<bool>,
 }
 
 impl<'g> Engine<'g> {
@@ -268,6 +270,7 @@ impl<'g> Engine<'g> {
             norms: vec![0.0; self.rows],
             kept: g.nodes.iter().map(|n| vec![0.0; n.op.kept_len(self.rows)]).collect(),
             kept_valid: vec![false; g.nodes.len()],
+            cleared: vec![false; cot_len.len()],
         }
     }
 
@@ -377,6 +380,7 @@ impl<'g> Engine<'g> {
         let g = self.graph;
         let m = self.clear_cotangents(ws, classes.len());
         let nc = g.num_classes();
+        self.clear(&mut ws.cots, &mut ws.cleared, g.buffer_of(g.output), m);
         let seed = &mut ws.cots[g.buffer_of(g.output)];
         for (r, &k) in classes.iter().enumerate() {
             seed[r * nc + k] += 1.0;
@@ -397,6 +401,7 @@ impl<'g> Engine<'g> {
         let nc = g.num_classes();
         assert_eq!(seeds.len() % nc, 0, "seeds must be whole rows of {nc} logits");
         let m = self.clear_cotangents(ws, seeds.len() / nc);
+        self.clear(&mut ws.cots, &mut ws.cleared, g.buffer_of(g.output), m);
         ws.cots[g.buffer_of(g.output)][..m * nc].copy_from_slice(seeds);
         self.propagate(ws, m);
     }
@@ -413,15 +418,24 @@ impl<'g> Engine<'g> {
         &ws.cots[b][row * n..(row + 1) * n]
     }
 
-    /// Zeroes the first `m` rows of every cotangent buffer; returns `m`.
+    /// Starts a backward pass of `m` rows: every cotangent buffer is zeroed by [`clear`] when the
+    /// pass first touches it (just before the first cotangents are added to it, while it is about
+    /// to be in cache, rather than all of them up front); returns `m`. A buffer the pass never
+    /// touches was never written and holds zeros.
     fn clear_cotangents(&self, ws: &mut Workspace, m: usize) -> usize {
         assert!(m <= self.rows, "more cotangent rows than the engine was prepared for");
         ws.kept_valid.fill(false);
-        for c in &mut ws.cots {
+        ws.cleared.fill(false);
+        m
+    }
+
+    /// Zeroes the first `m` rows of cotangent buffer `b`, once per backward pass.
+    fn clear(&self, cots: &mut [Vec<f32>], cleared: &mut [bool], b: usize, m: usize) {
+        if !std::mem::replace(&mut cleared[b], true) {
+            let c = &mut cots[b];
             let n = c.len() / self.rows;
             c[..m * n].fill(0.0);
         }
-        m
     }
 
     /// Runs the backward pass of the `m` seeded rows of the output's cotangents.
@@ -433,6 +447,8 @@ impl<'g> Engine<'g> {
                 continue;
             }
             let ob = g.buffer_of(node.output);
+            // No reader added to it (a branch that does not reach the logits): zeros.
+            self.clear(&mut ws.cots, &mut ws.cleared, ob, m);
             let dy = std::mem::take(&mut ws.cots[ob]);
             let ins = inputs_of(g, node, &ws.acts);
             let pass = Pass { weights: &weights, inputs: &ins, output: &ws.acts[ob], aux: &ws.aux[i] };
@@ -441,6 +457,7 @@ impl<'g> Engine<'g> {
                 if self.input_active[i][j] {
                     let vb = g.buffer_of(v);
                     let in_len = g.buffers[vb];
+                    self.clear(&mut ws.cots, &mut ws.cleared, vb, m);
                     node.op.backward(&pass, j, m, &dy[..m * out_len], &mut ws.cots[vb][..m * in_len], &mut ws.scratch);
                 }
             }
