@@ -66,9 +66,15 @@ pub(super) fn gram(t: usize, k: usize, a: &[f32], la: Strides, g: &mut [f32]) ->
 unsafe fn upper(t: usize, k: usize, a: &[f32], la: Strides, g: &mut [f32], buf: &mut [f32]) {
     for (l, p0) in (0..k).step_by(KC).enumerate() {
         let kc = KC.min(k - p0);
-        for j in 0..t {
+        // Sixteen rows of `a` at a time, so that each `p` writes one run of 16 values.
+        for j0 in (0..t).step_by(16) {
+            let rows = 16.min(t - j0);
             for q in 0..kc {
-                *buf.get_unchecked_mut(q * t + j) = *a.get_unchecked(j * la.rs + (p0 + q) * la.cs);
+                let src = a.as_ptr().add(j0 * la.rs + (p0 + q) * la.cs);
+                let dst = buf.as_mut_ptr().add(q * t + j0);
+                for j in 0..rows {
+                    *dst.add(j) = *src.add(j * la.rs);
+                }
             }
         }
         let (b, c) = (buf.as_ptr(), g.as_mut_ptr());
