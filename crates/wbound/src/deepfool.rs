@@ -79,6 +79,34 @@ impl Norm {
         }
         // The sum starts at +0: after its first term (≥ +0) it equals `Iterator::sum`'s.
         let mut acc = 0.0f64;
+        self.accumulate_and_reset(&mut acc, a, b);
+        self.finish(acc)
+    }
+
+    /// [`Norm::distance_and_reset`] when `a` differs from `b` only inside `blocks` (offset,
+    /// length; in any order, overlapping or not) and `b` holds no NaN: the same bits, reading
+    /// only the blocks, in increasing order of offset (the values outside them would add zero
+    /// terms). `blocks` is left sorted.
+    pub fn distance_and_reset_blocks(self, a: &mut [f32], b: &[f32], blocks: &mut [(usize, usize)]) -> f64 {
+        if a.is_empty() {
+            return self.distance(a, b);
+        }
+        blocks.sort_unstable();
+        let mut acc = 0.0f64;
+        let mut done = 0;
+        for &(off, len) in blocks.iter() {
+            let (start, end) = (off.max(done), off + len);
+            if start < end {
+                self.accumulate_and_reset(&mut acc, &mut a[start..end], &b[start..end]);
+                done = end;
+            }
+        }
+        self.finish(acc)
+    }
+
+    /// Folds the terms of `a − b` into `acc`, skipping runs of [`UNMOVED_RUN`] weights equal to
+    /// `b` bit for bit (and not NaN), and sets `a` to `b`.
+    fn accumulate_and_reset(self, acc: &mut f64, a: &mut [f32], b: &[f32]) {
         for (xs, ys) in a.chunks_mut(UNMOVED_RUN).zip(b.chunks(UNMOVED_RUN)) {
             let moved =
                 xs.iter().zip(ys).fold(0u32, |m, (&x, &y)| m | (x.to_bits() ^ y.to_bits()) | u32::from(x.is_nan()));
@@ -89,12 +117,16 @@ impl Norm {
                 let v = f64::from(*x) - f64::from(y);
                 *x = y;
                 match self {
-                    Norm::L2 => acc += v * v,
-                    Norm::L1 => acc += v.abs(),
-                    Norm::Linf => acc = acc.max(v.abs()),
+                    Norm::L2 => *acc += v * v,
+                    Norm::L1 => *acc += v.abs(),
+                    Norm::Linf => *acc = acc.max(v.abs()),
                 }
             }
         }
+    }
+
+    /// The distance from the folded terms.
+    fn finish(self, acc: f64) -> f64 {
         match self {
             Norm::L2 => acc.sqrt(),
             Norm::L1 | Norm::Linf => acc,
@@ -394,6 +426,10 @@ impl DeepFool {
         }
         let q = self.norm.dual();
         let mut steps = 0;
+        // Whether every change of the weights went through `add_gradient`, which lists the blocks
+        // it changed (else the distance pass reads them all).
+        ws.touched.clear();
+        let mut in_blocks = !engine.selection().w0_has_nan;
         let status = loop {
             if logits.iter().any(|v| !v.is_finite()) {
                 break Status::NonFinite;
@@ -447,6 +483,7 @@ impl DeepFool {
                 Space::Weights => {
                     engine.gradient(ws, r);
                     self.update(&mut ws.w, &ws.grad, delta, norm);
+                    in_blocks = false;
                 }
                 Space::Input(xa) => self.update(xa, engine.input_cotangent(ws, r), delta, norm),
             }
@@ -459,6 +496,10 @@ impl DeepFool {
         let mut distance = match (status, &space) {
             (Status::Stuck, _) => f64::INFINITY,
             (Status::NonFinite | Status::InvalidInput, _) => f64::NAN,
+            (_, Space::Weights) if in_blocks => {
+                reset = true;
+                self.norm.distance_and_reset_blocks(&mut ws.w, w0, &mut ws.touched)
+            }
             (_, Space::Weights) => {
                 reset = true;
                 self.norm.distance_and_reset(&mut ws.w, w0)
@@ -553,6 +594,32 @@ mod tests {
                 let expected = norm.distance(&a, &b);
                 let mut moved = a.clone();
                 let got = norm.distance_and_reset(&mut moved, &b);
+                prop_assert_eq!(got.to_bits(), expected.to_bits(), "{}", norm);
+                prop_assert!(moved.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+            }
+        }
+    }
+
+    proptest! {
+        /// Reading only the blocks that cover the moved weights (overlapping, out of order, of
+        /// any length) gives the full pass's distance bit for bit and puts them back.
+        #[test]
+        fn distance_over_the_touched_blocks_is_the_distance_bit_for_bit(
+            (a, b) in weights(), reach in 1usize..90, back in 0usize..5
+        ) {
+            prop_assume!(b.iter().all(|v| !v.is_nan()));
+            let mut blocks: Vec<(usize, usize)> = (0..a.len())
+                .filter(|&i| a[i].to_bits() != b[i].to_bits())
+                .map(|i| {
+                    let off = i.saturating_sub(back);
+                    (off, reach.max(i + 1 - off).min(a.len() - off))
+                })
+                .rev()
+                .collect();
+            for norm in [Norm::L2, Norm::L1, Norm::Linf] {
+                let expected = norm.distance(&a, &b);
+                let mut moved = a.clone();
+                let got = norm.distance_and_reset_blocks(&mut moved, &b, &mut blocks);
                 prop_assert_eq!(got.to_bits(), expected.to_bits(), "{}", norm);
                 prop_assert!(moved.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
             }

@@ -25,6 +25,8 @@ pub struct Selection {
     pub offsets: Vec<Option<usize>>,
     /// The trained values of the selected tensors, concatenated.
     pub w0: Vec<f32>,
+    /// Whether some trained value is NaN (then every distance is NaN, whichever weights moved).
+    pub w0_has_nan: bool,
 }
 
 impl Selection {
@@ -38,7 +40,8 @@ impl Selection {
             offsets[t] = Some(w0.len());
             w0.extend_from_slice(&graph.tensors[t].data);
         }
-        Selection { tensors, offsets, w0 }
+        let w0_has_nan = w0.iter().any(|v| v.is_nan());
+        Selection { tensors, offsets, w0, w0_has_nan }
     }
 
     /// Number of selected scalars.
@@ -116,6 +119,10 @@ pub struct Workspace {
     /// whether they belong to the current backward pass.
     kept: Vec<Vec<f32>>,
     kept_valid: Vec<bool>,
+    /// The blocks of `w` (offset, length) that [`Engine::add_gradient`] changed since the list
+    /// was last cleared: the only weights a search that moves them that way needs to measure and
+    /// put back.
+    pub(crate) touched: Vec<(usize, usize)>,
     /// Per cotangent buffer: whether its first rows were zeroed in the current backward pass.
     cleared: Vec<bool>,
 }
@@ -271,6 +278,7 @@ impl<'g> Engine<'g> {
             kept: g.nodes.iter().map(|n| vec![0.0; n.op.kept_len(self.rows)]).collect(),
             kept_valid: vec![false; g.nodes.len()],
             cleared: vec![false; cot_len.len()],
+            touched: Vec::new(),
         }
     }
 
@@ -538,12 +546,13 @@ impl<'g> Engine<'g> {
     /// otherwise (a tensor read by several nodes, an embedding's sparse rows) the blocks of a
     /// tensor are added one after another, which touches only the gathered rows.
     pub fn add_gradient(&self, ws: &mut Workspace, row: usize, step: f32) {
-        let Workspace { acts, cots, aux, scratch, w, kept, kept_valid, .. } = ws;
+        let Workspace { acts, cots, aux, scratch, w, kept, kept_valid, touched, .. } = ws;
         // The gradients read which weights are selected, never their values, so the pass may see
         // the trained ones while the worker's change.
         let parts = Parts { acts, cots, aux, kept, kept_valid, flat: &self.selection.w0 };
         self.visit_gradient(&parts, scratch, row, |off, gt| {
             w[off..off + gt.len()].iter_mut().zip(gt).for_each(|(a, &b)| *a += step * b);
+            touched.push((off, gt.len()));
         });
     }
 
