@@ -84,7 +84,8 @@ unsafe fn upper(t: usize, k: usize, a: &[f32], la: Strides, g: &mut [f32], buf: 
             let mut j0 = i0;
             while j0 < t {
                 let cols = NR.min(t - j0);
-                tile(rows, cols, l == 0, kc, b.add(i0), b.add(j0), t, c.add(i0 * t + j0), t);
+                let at = Tile { a: b.add(i0), b: b.add(j0), c: c.add(i0 * t + j0), t, kc, cols, first: l == 0 };
+                tile(rows, &at);
                 j0 += NR;
             }
             i0 += MR;
@@ -92,27 +93,30 @@ unsafe fn upper(t: usize, k: usize, a: &[f32], la: Strides, g: &mut [f32], buf: 
     }
 }
 
-/// One tile of `rows` rows and `cols` columns: `a` and `b` point at the tile's first row and
-/// column in the transposed block (consecutive `p` are `ld` apart), `c` at its first value.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn tile(
-    rows: usize,
-    cols: usize,
-    first: bool,
-    kc: usize,
+/// One tile of the block: `a` and `b` point at its first row's and first column's values in the
+/// transposed block (consecutive `p` are `t` apart), `c` at its first value (rows `t` apart).
+#[derive(Clone, Copy)]
+struct Tile {
     a: *const f32,
     b: *const f32,
-    ld: usize,
     c: *mut f32,
-    crs: usize,
-) {
+    t: usize,
+    kc: usize,
+    /// Valid columns (1..=32).
+    cols: usize,
+    /// The first block of `p`: `c = ab`, else `c = c + ab`.
+    first: bool,
+}
+
+/// Computes `tile`'s `rows` rows.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn tile(rows: usize, tile: &Tile) {
     macro_rules! dispatch {
         ($($r:literal)*) => {
-            match (rows, cols > 16) {
-                $(($r, true) => kernel::<$r, 2>(cols, first, kc, a, b, ld, c, crs),
-                  ($r, false) => kernel::<$r, 1>(cols, first, kc, a, b, ld, c, crs),)*
+            match (rows, tile.cols > 16) {
+                $(($r, true) => kernel::<$r, 2>(tile),
+                  ($r, false) => kernel::<$r, 1>(tile),)*
                 _ => unreachable!("tile rows are 1..=MR"),
             }
         };
@@ -125,18 +129,9 @@ unsafe fn tile(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
-#[allow(clippy::too_many_arguments)]
-unsafe fn kernel<const R: usize, const V: usize>(
-    cols: usize,
-    first: bool,
-    kc: usize,
-    a: *const f32,
-    b: *const f32,
-    ld: usize,
-    c: *mut f32,
-    crs: usize,
-) {
+unsafe fn kernel<const R: usize, const V: usize>(tile: &Tile) {
     use std::arch::x86_64::*;
+    let Tile { a, b, c, t, kc, cols, first } = *tile;
     let bits = |v: usize| {
         let n = cols.saturating_sub(16 * v).min(16);
         if n == 16 {
@@ -148,7 +143,7 @@ unsafe fn kernel<const R: usize, const V: usize>(
     let masks: [__mmask16; 2] = [bits(0), bits(1)];
     let mut acc = [[_mm512_setzero_ps(); V]; R];
     for q in 0..kc {
-        let (aq, bq) = (a.add(q * ld), b.add(q * ld));
+        let (aq, bq) = (a.add(q * t), b.add(q * t));
         let mut bv = [_mm512_setzero_ps(); V];
         for (v, x) in bv.iter_mut().enumerate() {
             *x = _mm512_maskz_loadu_ps(masks[v], bq.add(16 * v));
@@ -162,7 +157,7 @@ unsafe fn kernel<const R: usize, const V: usize>(
     }
     for (r, row) in acc.iter().enumerate() {
         for (v, &ab) in row.iter().enumerate() {
-            let cp = c.add(r * crs + 16 * v);
+            let cp = c.add(r * t + 16 * v);
             let out = if first { ab } else { _mm512_add_ps(_mm512_maskz_loadu_ps(masks[v], cp), ab) };
             _mm512_mask_storeu_ps(cp, masks[v], out);
         }
