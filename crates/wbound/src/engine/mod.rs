@@ -103,6 +103,11 @@ pub struct Group {
     cap: usize,
 }
 
+/// The most blocks [`Workspace::touched`] lists before it becomes one block of all weights
+/// (a long search of a model with many blocks, or a caller of [`Engine::add_gradient`] that
+/// never starts a search, would otherwise grow it without end).
+const MAX_TOUCHED: usize = 1 << 16;
+
 /// One worker's memory.
 pub struct Workspace {
     acts: Vec<Vec<f32>>,
@@ -544,7 +549,9 @@ impl<'g> Engine<'g> {
     /// l2 DeepFool update, one node's gradient block at a time. When every selected tensor is
     /// written by one node in whole, its bits equal those of [`Engine::gradient`] then the update;
     /// otherwise (a tensor read by several nodes, an embedding's sparse rows) the blocks of a
-    /// tensor are added one after another, which touches only the gathered rows.
+    /// tensor are added one after another, which touches only the gathered rows. The blocks are
+    /// listed in the workspace (a DeepFool search clears the list when it starts and measures
+    /// only them); past [`MAX_TOUCHED`] entries the list becomes one block of all weights.
     pub fn add_gradient(&self, ws: &mut Workspace, row: usize, step: f32) {
         let Workspace { acts, cots, aux, scratch, w, kept, kept_valid, touched, .. } = ws;
         // The gradients read which weights are selected, never their values, so the pass may see
@@ -554,6 +561,10 @@ impl<'g> Engine<'g> {
             w[off..off + gt.len()].iter_mut().zip(gt).for_each(|(a, &b)| *a += step * b);
             touched.push((off, gt.len()));
         });
+        if touched.len() > MAX_TOUCHED {
+            touched.clear();
+            touched.push((0, w.len()));
+        }
     }
 
     /// Hands `f(offset, block)` every block of row `row`'s gradient, node by node.
@@ -601,4 +612,33 @@ fn aux_values(op: &crate::ops::Op) -> usize {
 /// The dynamic inputs of `node` as slices of the activation buffers `acts`.
 fn inputs_of<'a>(g: &Graph, node: &crate::graph::Node, acts: &'a [Vec<f32>]) -> Inputs<'a> {
     node.inputs.iter().map(|&v| &acts[g.buffer_of(v)][..]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Model, ParamSelection};
+
+    #[test]
+    fn the_touched_list_stays_bounded_and_covers_every_moved_weight() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/mlp/model.onnx");
+        let model = Model::load(path).expect("fixture model");
+        let g = model.graph();
+        let selection = Selection::new(g, ParamSelection::All.resolve(g).unwrap());
+        let engine = Engine::new(g, selection, 1);
+        let mut ws = engine.workspace();
+        let x = vec![0.5f32; g.buffers[g.buffer_of(g.input)]];
+        engine.forward(&mut ws, &x);
+        engine.backward(&mut ws, 0, &[1]);
+        let per_call = {
+            engine.add_gradient(&mut ws, 0, 0.0);
+            ws.touched.len()
+        };
+        assert!(per_call > 0);
+        for _ in 0..MAX_TOUCHED / per_call + 2 {
+            engine.add_gradient(&mut ws, 0, 0.0);
+        }
+        assert!(ws.touched.len() <= MAX_TOUCHED, "{} blocks listed", ws.touched.len());
+        assert!(ws.touched.contains(&(0, ws.w.len())), "the list became one block of all weights");
+    }
 }
