@@ -25,7 +25,8 @@ impl Strides {
         Strides { rs: self.cs, cs: self.rs }
     }
 
-    fn span(self, rows: usize, cols: usize) -> usize {
+    /// Values from the first element to one past the last of a `rows × cols` matrix.
+    pub(super) fn span(self, rows: usize, cols: usize) -> usize {
         if rows == 0 || cols == 0 {
             0
         } else {
@@ -33,6 +34,10 @@ impl Strides {
         }
     }
 }
+
+/// matrixmultiply's `KC` for f32 (`archparam::S_KC`): the length of one fused multiply-add
+/// chain, which the routes that reproduce its bits (`narrow`, `syrk`) keep.
+pub(super) const KC: usize = 256;
 
 /// The operands of one product `c = beta·c + alpha·a·b` with `a: m×k`, `b: k×n`, `c: m×n`, each
 /// matrix read through its [`Strides`] (`la`, `lb`, `lc`). With `beta == 0`, `c` is only written.

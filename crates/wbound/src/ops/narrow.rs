@@ -14,14 +14,11 @@
 //!   `a` read along its columns (the weight's rows: strided reads of `a[i..i + 16, p]` over a
 //!   weight of megabytes miss the TLB on every load).
 
-use super::gemm::Product;
+use super::gemm::{Product, KC};
 
 /// The smallest `a` (values) taken here: below it packing is cheap and matrixmultiply faster
 /// (the 8×8 CNN's products were 11% slower here).
 const LARGE_A: usize = 1 << 16;
-
-/// matrixmultiply's `KC` for f32 (`archparam::S_KC`): the length of one fused chain.
-const KC: usize = 256;
 
 /// Computes `p` (which the caller has checked against its slices) when it has at most 16
 /// columns, an `a` of at least [`LARGE_A`] values, `alpha == 1`, contiguous rows of `b` and `c`, one of `a`'s strides 1, and the CPU has

@@ -14,11 +14,9 @@
 //! accumulators, column edges as masked lanes), starting at the tile's first row so that it
 //! covers the diagonal.
 
-use super::gemm::Strides;
+use super::gemm::{Strides, KC};
 use std::cell::RefCell;
 
-/// matrixmultiply's `KC` for f32 (`archparam::S_KC`): the length of one fused chain.
-const KC: usize = 256;
 /// Rows of a tile.
 const MR: usize = 12;
 /// Columns of a tile: two vectors of 16 lanes.
@@ -39,7 +37,7 @@ pub(super) fn gram(t: usize, k: usize, a: &[f32], la: Strides, g: &mut [f32]) ->
     if t <= 16 || k <= 1 {
         return false;
     }
-    assert!((t - 1) * la.rs + (k - 1) * la.cs < a.len(), "gram: a out of bounds");
+    assert!(la.span(t, k) <= a.len(), "gram: a out of bounds");
     assert!(g.len() >= t * t, "gram: g too short");
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx512f") {
